@@ -1,0 +1,293 @@
+"""The ``pi-coach`` command: one subcommand per user task.
+
+Errors a user can cause (a bad rule file, a missing photo, a broken landmark file) end with one
+line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .landmark_files import LandmarkFileError, read_landmarks
+from .moves import NONE
+from .pose import Pose
+from .rulebook import RuleError, Rulebook, Verdict, evaluate, load_rules
+from .sources import SourceError
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """A problem with the user's input, reported as one line."""
+
+
+def default_rules_dir() -> Path:
+    """``$PI_COACH_RULES``, else the checkout's ``rules/ballet``, else ``/etc/pi-coach/rules``."""
+    env = os.environ.get("PI_COACH_RULES")
+    if env:
+        return Path(env)
+    checkout = Path(__file__).resolve().parents[1] / "rules" / "ballet"
+    return checkout if checkout.is_dir() else Path("/etc/pi-coach/rules")
+
+
+def load_rulebook(path: Path, strict: bool) -> Rulebook:
+    """Load rules; bad files are reported on stderr. Strict: any bad file is an error."""
+    book, errors = load_rules(path)
+    for err in errors:
+        print(f"pi-coach: rule error: {err}", file=sys.stderr)
+    if errors and (strict or not book.moves):
+        raise UserError(f"{len(errors)} bad rule file(s) in {path}" if len(errors) > 1 else str(errors[0]))
+    return book
+
+
+def _pick_move(book: Rulebook, move: str | None, rules_path: Path) -> str | None:
+    if move is not None and move not in book:
+        raise UserError(f"no rules for move {move!r} in {rules_path} (known: {', '.join(sorted(book.moves))})")
+    return move
+
+
+# --- analyze -----------------------------------------------------------------------------------
+
+
+def cmd_analyze(args) -> int:
+    from . import sources
+    from .analysis import analyze_pose
+    from .pose_estimator import PoseEstimator
+
+    book = load_rulebook(args.rules, strict=False)
+    move = _pick_move(book, args.move, args.rules)
+    kind = sources.kind_of(args.path)
+    if kind == "video":
+        return _analyze_video(args, book, move)
+    frames = list(sources.image_frames(args.path))
+    results = []
+    with PoseEstimator(video=False) as estimator:
+        for frame in frames:
+            pose = estimator.estimate(frame.image)
+            results.append((frame, analyze_pose(pose, book, move, name=frame.name, index=frame.index)))
+    if args.annotate:
+        _annotate_images(results, book, Path(args.annotate), kind)
+    if args.json:
+        docs = [a.to_json() for _, a in results]
+        print(json.dumps(docs[0] if kind == "image" else {"images": docs}, indent=2, ensure_ascii=False))
+    else:
+        for _, a in results:
+            print(_describe(a, book))
+    return 0
+
+
+def _annotate_images(results, book: Rulebook, out: Path, kind: str) -> None:
+    import cv2
+
+    from .draw import annotate
+
+    if kind == "folder":
+        out.mkdir(parents=True, exist_ok=True)
+    for frame, a in results:
+        target = out / (Path(frame.name).stem + ".png") if kind == "folder" else out
+        if not cv2.imwrite(str(target), annotate(frame.image, a, book)):
+            raise UserError(f"{target}: cannot write the annotated image (use .png or .jpg)")
+        print(f"annotated: {target}", file=sys.stderr)
+
+
+def _analyze_video(args, book: Rulebook, move: str | None) -> int:
+    from tqdm import tqdm
+
+    from . import sources
+    from .analysis import analyze_pose, segment
+    from .draw import VideoWriter, annotate
+    from .pose_estimator import PoseEstimator
+
+    fps, count = sources.video_info(args.path)
+    writer = VideoWriter(args.annotate, fps / args.step) if args.annotate else None
+    analyses = []
+    with PoseEstimator(video=True) as estimator:
+        for frame in tqdm(sources.video_frames(args.path, args.step), total=count // args.step or None,
+                          desc="analyze", unit="frame", disable=args.quiet, file=sys.stderr):
+            pose = estimator.estimate(frame.image, frame.timestamp)
+            a = analyze_pose(pose, book, move, name=frame.name, index=frame.index, timestamp=frame.timestamp)
+            analyses.append(a)
+            if writer:
+                writer.write(annotate(frame.image, a, book))
+    if writer:
+        writer.close()
+        print(f"annotated: {args.annotate}", file=sys.stderr)
+    segments = segment(analyses, book, move)
+    if args.json:
+        doc = {"source": str(args.path), "fps": fps, "frames_analyzed": len(analyses),
+               "pose_found": sum(a.pose is not None for a in analyses),
+               "segments": [s.to_json() for s in segments], "frames": [a.to_json() for a in analyses]}
+        print(json.dumps(doc, indent=1, ensure_ascii=False))
+        return 0
+    found = sum(a.pose is not None for a in analyses)
+    print(f"{args.path}: {len(analyses)} frames at {fps:.0f} fps, dancer found in {found}")
+    for s in segments:
+        name = book[s.move].title if s.move in book else s.move
+        conf = f"confidence {s.confidence:.2f}" if s.move != NONE else "no known move"
+        print(f"  {s.start_time:6.2f}-{s.end_time:6.2f} s  frames {s.start}-{s.end}  {name} ({conf})")
+        for c in s.corrections:
+            print(f"      [{c['severity']}] {c['message']}  ({c['check']}, in {c['share']:.0%} of frames)")
+    return 0
+
+
+def _describe(a, book: Rulebook) -> str:
+    if a.pose is None:
+        return f"{a.name}: nobody found: step into the frame"
+    if a.move == NONE:
+        near = ", ".join(f"{m} {s:.2f}" for m, s in a.alternatives) or "no rules with a match signature"
+        return f"{a.name}: no known move (closest rule matches: {near})"
+    title = book[a.move].title if a.move in book else a.move
+    how = "given" if a.move_from == "given" else f"rule-based match {a.confidence:.2f}"
+    lines = [f"{a.name}: {title} ({how})"]
+    if book[a.move].uses_sides:
+        lines[0] += f"; working side: {a.verdict.side or 'cannot tell'}"
+    if a.alternatives:
+        lines[0] += "; next: " + ", ".join(f"{m} {s:.2f}" for m, s in a.alternatives)
+    lines += _verdict_lines(a.verdict)
+    return "\n".join(lines)
+
+
+def _verdict_lines(v: Verdict) -> list[str]:
+    lines = []
+    for r in v.corrections:
+        unit = "°" if r.unit == "deg" else ""
+        lines.append(f"  ✗ [{r.severity}] {r.message}  ({r.check} = {r.value:.2f}{unit}, band {r.band[0]:g}-{r.band[1]:g}{unit})")
+    for r in v.unmeasured:
+        lines.append(f"  ? {r.check}: cannot measure, not visible: {', '.join(r.missing)}")
+    ok = sum(r.status == "ok" for r in v.results)
+    lines.append(f"  ✓ {ok} of {len(v.results)} checks in band")
+    return lines
+
+
+# --- check -------------------------------------------------------------------------------------
+
+
+def _frame_size(text: str | None) -> tuple[int, int]:
+    if text is None:
+        return 1, 1
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+        assert w > 0 and h > 0
+    except (ValueError, AssertionError):
+        raise UserError(f"--frame-size must look like 640x480, got {text!r}") from None
+    return w, h
+
+
+def cmd_check(args) -> int:
+    book = load_rulebook(args.rules, strict=True)
+    move = _pick_move(book, args.move, args.rules)
+    if move is None:
+        if len(book.moves) != 1:
+            raise UserError(f"{args.rules} holds rules for {len(book.moves)} moves: say which with --move")
+        move = next(iter(book.moves))
+    rules = book[move]
+    clip = read_landmarks(args.landmarks)
+    width, height = _frame_size(args.frame_size)
+    stats = {c.id: {"ok": 0, "low": 0, "high": 0, "unmeasured": 0} for c in rules.checks}
+    by_label: dict[str, dict[str, list[int]]] = {}  # label -> check -> [failed, measured]
+    for t, arr in enumerate(clip.frames):
+        verdict = evaluate(rules, Pose(arr, width, height, t))
+        label = clip.labels[t] if clip.labels is not None else None
+        for r in verdict.results:
+            stats[r.check][r.status] += 1
+            if label is not None and r.status != "unmeasured":
+                counts = by_label.setdefault(label, {}).setdefault(r.check, [0, 0])
+                counts[0] += r.status != "ok"
+                counts[1] += 1
+        if args.json:
+            print(json.dumps({"frame": t, "label": label, "ok": verdict.ok, "side": verdict.side,
+                              "failed": [{"check": r.check, "direction": r.status, "value": round(r.value, 3)}
+                                         for r in verdict.corrections],
+                              "unmeasured": [{"check": r.check, "missing": list(r.missing)} for r in verdict.unmeasured]}))
+        elif not args.summary:
+            tag = f" [{label}]" if label is not None else ""
+            faults = "; ".join(f"{r.check} {r.status} {r.value:.2f}" for r in verdict.corrections)
+            unmeasured = ", ".join(r.check for r in verdict.unmeasured)
+            print(f"frame {t}{tag}: {'OK' if verdict.ok else 'FAULT ' + faults}"
+                  + (f" (cannot measure: {unmeasured})" if unmeasured else ""))
+    if not args.json:
+        _print_check_summary(args.landmarks, rules.move, len(clip.frames), stats, by_label)
+    return 0
+
+
+def _print_check_summary(path, move: str, n: int, stats: dict, by_label: dict) -> None:
+    print(f"\n{path}: {n} frames checked against {move}")
+    print(f"  {'check':28s} {'ok':>7s} {'low':>7s} {'high':>7s} {'unmeasured':>11s}")
+    for check, s in stats.items():
+        print(f"  {check:28s} {s['ok']:7d} {s['low']:7d} {s['high']:7d} {s['unmeasured']:11d}")
+    for label, checks in sorted(by_label.items()):
+        parts = ", ".join(f"{c} {f / m:.0%}" for c, (f, m) in checks.items() if m)
+        print(f"  label {label}: failed in share of measured frames: {parts}")
+
+
+# --- rules validate ----------------------------------------------------------------------------
+
+
+def cmd_rules_validate(args) -> int:
+    bad = 0
+    for path in args.paths:
+        book, errors = load_rules(path)
+        for err in errors:
+            print(err, file=sys.stderr)
+        bad += len(errors)
+        for move, rules in sorted(book.moves.items()):
+            print(f"ok: {rules.path}: {move}, {len(rules.checks)} checks, {len(rules.match)} match conditions")
+    return 1 if bad else 0
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pi-coach", description="Offline dance-technique coach.")
+    parser.add_argument("--version", action="version", version=f"pi-coach {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("analyze", help="find the dancer in a photo, a folder of photos or a video and say what to correct")
+    p.add_argument("path", type=Path, help="an image, a folder of images or a video file")
+    p.add_argument("--move", help="the move being danced (default: the best rule-based match per frame)")
+    p.add_argument("--rules", type=Path, default=default_rules_dir(), help="rule file or directory (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    p.add_argument("--annotate", metavar="OUT", help="write an annotated image (.png/.jpg; a folder for a folder) or video (.mp4/.gif)")
+    p.add_argument("--step", type=int, default=1, help="video: analyse every N-th frame (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("check", help="run rules directly on a landmark file (.npy or landmark CSV)")
+    p.add_argument("landmarks", type=Path, help="(T, 33, 4) .npy or a landmark CSV")
+    p.add_argument("--rules", type=Path, required=True, help="a rule file, or a directory with --move")
+    p.add_argument("--move", help="which move's rules, when --rules is a directory")
+    p.add_argument("--frame-size", help="WxH of the frames the landmarks came from, for true angles (default: square)")
+    p.add_argument("--json", action="store_true", help="one JSON object per frame (JSON lines)")
+    p.add_argument("--summary", action="store_true", help="print only the summary")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("rules", help="work with rule files")
+    rsub = p.add_subparsers(dest="rules_command", required=True)
+    v = rsub.add_parser("validate", help="validate rule files; every error with file, line and reason")
+    v.add_argument("paths", type=Path, nargs="+", help="rule files or directories")
+    v.set_defaults(func=cmd_rules_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "step", 1) < 1:
+        print("pi-coach: error: --step must be 1 or more", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except (UserError, RuleError, SourceError, LandmarkFileError) as exc:
+        print(f"pi-coach: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

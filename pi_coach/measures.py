@@ -1,0 +1,143 @@
+"""The measures a rule file may name, and how point names (real or side-relative) map to a Pose.
+
+A point is a MediaPipe landmark name (``left_knee``), a side-relative name resolved per pose
+(``working_knee``, ``standing_ankle``) or the midpoint of a left/right pair (``mid_hip``,
+``mid_shoulder``, ``mid_heel``, ...). Distances are in torso lengths so that one band fits every body and camera.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import geometry
+from .pose import INDEX, Pose
+
+SIDES = ("left", "right")
+# Parts that have a left and a right landmark, so ``working_<part>``, ``standing_<part>`` and
+# ``mid_<part>`` exist.
+PAIRED_PARTS = tuple(sorted({n[len("left_"):] for n in INDEX if n.startswith("left_")}))
+ROLES = ("working", "standing", "mid")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One kind of measurement: how many points it takes, its unit and a match tolerance."""
+
+    name: str
+    points: int
+    unit: str  # "deg" or "torso" (torso lengths)
+    tolerance: float  # how far out of band still counts as a near miss in rule-based matching
+    doc: str
+
+
+MEASURES = {
+    m.name: m
+    for m in (
+        Measure("joint_angle", 3, "deg", 20.0, "angle at the middle point, 180 = straight"),
+        Measure("angle_between", 4, "deg", 20.0, "angle between segments p1->p2 and q1->q2 (leg-line method)"),
+        Measure("tilt", 2, "deg", 15.0, "lean of the segment from vertical (or horizontal with reference)"),
+        Measure("distance", 2, "torso", 0.2, "distance between two points in torso lengths"),
+        Measure("height_above", 2, "torso", 0.2, "how far the second point is above the first, in torso lengths"),
+        Measure("offset_along", 4, "torso", 0.2, "how far p2 lies past p1 along d1->d2, in torso lengths"),
+    )
+}
+REFERENCES = ("vertical", "horizontal")
+
+
+def point_error(name: str) -> str | None:
+    """Why ``name`` is not a point a rule may use, or None when it is fine."""
+    if name in INDEX:
+        return None
+    role, _, part = name.partition("_")
+    if role in ROLES:
+        return None if part in PAIRED_PARTS else f"unknown body part {part!r} in {name!r}"
+    return f"unknown landmark {name!r}"
+
+
+def landmarks_of(name: str, side: str | None) -> tuple[str, ...] | None:
+    """The real landmark names behind a point; None when it needs a working side that is unknown."""
+    if name in INDEX:
+        return (name,)
+    role, _, part = name.partition("_")
+    if role == "mid":
+        return (f"left_{part}", f"right_{part}")
+    if side is None:
+        return None
+    own = side if role == "working" else other_side(side)
+    return (f"{own}_{part}",)
+
+
+def other_side(side: str) -> str:
+    return "right" if side == "left" else "left"
+
+
+def resolve_side(pose: Pose, strategy: str, min_visibility: float) -> str | None:
+    """Which side is the working (moving) one, by the rule file's strategy; None if unseen."""
+    if strategy in SIDES:
+        return strategy
+
+    def seen(*names):
+        return all(pose.is_visible(n, min_visibility) for n in names)
+
+    if strategy in ("higher_ankle", "lower_ankle"):
+        if not seen("left_ankle", "right_ankle"):
+            return None
+        left_higher = pose.xy("left_ankle")[1] < pose.xy("right_ankle")[1]
+        return "left" if left_higher == (strategy == "higher_ankle") else "right"
+    if strategy == "further_ankle":
+        if not seen("left_ankle", "right_ankle", "left_hip", "right_hip"):
+            return None
+        mid = (pose.xy("left_hip") + pose.xy("right_hip")) / 2
+        dl = abs(pose.xy("left_ankle")[0] - mid[0])
+        dr = abs(pose.xy("right_ankle")[0] - mid[0])
+        return "left" if dl > dr else "right"
+    if strategy == "more_bent_knee":
+        angles = {}
+        for s in SIDES:
+            if not seen(f"{s}_hip", f"{s}_knee", f"{s}_ankle"):
+                return None
+            angles[s] = geometry.joint_angle(pose.xy(f"{s}_hip"), pose.xy(f"{s}_knee"), pose.xy(f"{s}_ankle"))
+        return "left" if angles["left"] < angles["right"] else "right"
+    raise ValueError(f"unknown working_side strategy {strategy!r}")
+
+
+SIDE_STRATEGIES = ("higher_ankle", "lower_ankle", "further_ankle", "more_bent_knee", "left", "right")
+
+
+def measure(pose: Pose, kind: str, points: tuple[str, ...], side: str | None, min_visibility: float,
+            reference: str = "vertical") -> tuple[float, tuple[str, ...]]:
+    """Take one measure on a pose: (value, landmarks that were missing). NaN value if any missing."""
+    xy = []
+    missing: list[str] = []
+    for name in points:
+        names = landmarks_of(name, side)
+        if names is None:
+            missing.append(name)
+            continue
+        unseen = [n for n in names if not pose.is_visible(n, min_visibility)]
+        missing.extend(unseen)
+        xy.append(np.mean([pose.xy(n) for n in names], axis=0) if not unseen else None)
+    needs_scale = MEASURES[kind].unit == "torso"
+    if needs_scale:
+        for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"):
+            if not pose.is_visible(n, min_visibility):
+                missing.append(n)
+    if missing:
+        return math.nan, tuple(dict.fromkeys(missing))
+    scale = pose.torso_length() if needs_scale else math.nan
+    if kind == "joint_angle":
+        value = geometry.joint_angle(*xy)
+    elif kind == "angle_between":
+        value = geometry.angle_between(*xy)
+    elif kind == "tilt":
+        value = geometry.tilt(*xy, reference=reference)
+    elif kind == "distance":
+        value = geometry.distance(*xy, scale)
+    elif kind == "height_above":
+        value = geometry.height_above(*xy, scale)
+    else:  # offset_along
+        value = geometry.offset_along(*xy, scale)
+    return value, ()
