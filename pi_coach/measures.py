@@ -53,7 +53,7 @@ def point_error(name: str) -> str | None:
         return None
     role, _, part = name.partition("_")
     if role in ROLES:
-        return None if part in PAIRED_PARTS else f"unknown body part {part!r} in {name!r}"
+        return None if part in PAIRED_PARTS else f"unknown landmark {name!r} (no body part {part!r})"
     return f"unknown landmark {name!r}"
 
 

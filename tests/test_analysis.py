@@ -1,0 +1,42 @@
+from pi_coach.analysis import Analysis, analyze_pose, segment, smooth_moves
+from pi_coach.sources import read_image
+
+from .conftest import make_pose
+
+
+def test_tree_pose_photo_is_a_passe_by_the_rules(estimator, shared_data, ballet):
+    pose = estimator.estimate(read_image(shared_data / "pose-photos" / "tf-examples" / "image3.jpeg"))
+    a = analyze_pose(pose, ballet)
+    assert (a.move, a.move_from) == ("passe", "rules")
+    assert a.confidence >= 0.8 and a.verdict.side == "right"
+    doc = a.to_json()
+    assert doc["pose_found"] and doc["move"] == "passe" and isinstance(doc["corrections"], list)
+
+
+def test_given_move_is_checked_even_when_it_does_not_fit(estimator, shared_data, ballet):
+    pose = estimator.estimate(read_image(shared_data / "pose-photos" / "tf-examples" / "image3.jpeg"))
+    a = analyze_pose(pose, ballet, "arabesque")
+    assert a.move_from == "given"
+    checks = {c["check"]: c for c in a.to_json()["corrections"]}
+    assert checks["leg_angle"]["direction"] == "low" and checks["leg_angle"]["band"] == [90, 125]
+    assert checks["working_knee_straight"]["severity"] == "major"
+    assert set(checks["leg_angle"]) >= {"check", "message", "value", "band", "severity"}
+
+
+def test_nobody_found():
+    a = analyze_pose(None, None)
+    assert a.to_json()["pose_found"] is False and a.move == "none"
+
+
+def test_smoothing_removes_single_frame_flicker():
+    moves = ["passe"] * 10 + ["arabesque"] + ["passe"] * 10
+    assert smooth_moves(moves, window=5) == ["passe"] * 21
+
+
+def test_segments_cover_the_frames_and_merge_short_runs(ballet):
+    stand = make_pose()
+    frames = [analyze_pose(stand if i < 30 or i > 34 else None, ballet, name="v", index=i, timestamp=i / 30)
+              for i in range(60)]
+    segments = segment(frames, ballet)
+    assert [(s.move, s.start, s.end) for s in segments] == [("first_position", 0, 59)]
+    assert isinstance(frames[0], Analysis)
