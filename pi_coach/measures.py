@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from . import geometry
 from .pose import INDEX, Pose
 
@@ -119,7 +117,7 @@ def measure(pose: Pose, kind: str, points: tuple[str, ...], side: str | None, mi
             continue
         unseen = [n for n in names if not pose.is_visible(n, min_visibility)]
         missing.extend(unseen)
-        xy.append(np.mean([pose.xy(n) for n in names], axis=0) if not unseen else None)
+        xy.append(sum(pose.xy(n) for n in names) / len(names) if not unseen else None)
     needs_scale = MEASURES[kind].unit == "torso"
     if needs_scale:
         for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"):

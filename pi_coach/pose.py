@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -120,10 +121,16 @@ class Pose:
         x, y = self.landmarks[INDEX[name], :2]
         return bool(np.isfinite(x) and np.isfinite(y) and self.visibility(name) >= threshold)
 
+    @cached_property
+    def pixels(self) -> np.ndarray:
+        """``(33, 2)`` float64 landmark positions in pixels, computed once per pose."""
+        px = self.landmarks[:, :2].astype(np.float64) * (self.width, self.height)
+        px.flags.writeable = False
+        return px
+
     def xy(self, name: str) -> np.ndarray:
         """The landmark in pixels (x right, y down) so that angles are true to the image."""
-        x, y = self.landmarks[INDEX[name], :2]
-        return np.array([x * self.width, y * self.height], dtype=np.float64)
+        return self.pixels[INDEX[name]]
 
     def torso_length(self) -> float:
         """Mid-shoulder to mid-hip distance in pixels; NaN where a shoulder or hip is unknown."""

@@ -1,0 +1,1 @@
+"""Desktop-side tools, run from a checkout as ``python -m tools.<verb>``."""
