@@ -17,8 +17,8 @@ from .pose import Pose
 from .rulebook import SEVERITIES, CheckResult, Rulebook, Verdict, evaluate
 
 MATCH_THRESHOLD = 0.8  # a rule-based match below this is reported as "none"
-SMOOTH_FRAMES = 15  # majority vote window for the move in a video (0.5 s at 30 fps)
-MIN_SEGMENT_FRAMES = 8  # shorter runs are merged into their neighbours
+SMOOTH_SECONDS = 0.4  # majority vote window for the move in a video
+MIN_SEGMENT_SECONDS = 0.3  # shorter runs are merged into the run before them
 PERSISTENT = 0.5  # a correction is reported for a segment when it fails in this share of its frames
 
 
@@ -88,7 +88,7 @@ class Segment:
                 "confidence": round(self.confidence, 3), "corrections": list(self.corrections)}
 
 
-def smooth_moves(moves: list[str], window: int = SMOOTH_FRAMES) -> list[str]:
+def smooth_moves(moves: list[str], window: int) -> list[str]:
     """Majority vote of the move over a centred window, so one odd frame does not split a segment."""
     half = window // 2
     out = []
@@ -98,8 +98,10 @@ def smooth_moves(moves: list[str], window: int = SMOOTH_FRAMES) -> list[str]:
     return out
 
 
-def segment(analyses: list[Analysis], rulebook: Rulebook, move: str | None = None) -> list[Segment]:
-    """Group per-frame analyses into move segments and summarise each segment's corrections.
+def segment(analyses: list[Analysis], rulebook: Rulebook, move: str | None = None,
+            rate: float = 30.0) -> list[Segment]:
+    """Group per-frame analyses (``rate`` of them a second) into move segments and summarise
+    each segment's corrections.
 
     With a given move every frame is that move (frames without a dancer aside). Otherwise the
     rule-based move is smoothed, short runs are merged into the run before them, and each
@@ -109,7 +111,8 @@ def segment(analyses: list[Analysis], rulebook: Rulebook, move: str | None = Non
         return []
     moves = [a.move if a.pose is not None else NONE for a in analyses]
     if move is None:
-        moves = smooth_moves(moves)
+        moves = smooth_moves(moves, max(1, round(SMOOTH_SECONDS * rate)))
+    min_frames = max(1, round(MIN_SEGMENT_SECONDS * rate))
     runs: list[list[int]] = []  # [start, end] of each run of one move
     labels: list[str] = []  # the move of each run
     for i, m in enumerate(moves):
@@ -120,7 +123,7 @@ def segment(analyses: list[Analysis], rulebook: Rulebook, move: str | None = Non
             runs.append([i, i])
     merged_labels, merged = [], []
     for m, run in zip(labels, runs):
-        short = run[1] - run[0] + 1 < MIN_SEGMENT_FRAMES
+        short = run[1] - run[0] + 1 < min_frames
         if merged and (short or merged_labels[-1] == m):
             merged[-1][1] = run[1]
         else:

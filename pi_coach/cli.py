@@ -120,7 +120,7 @@ def _analyze_video(args, book: Rulebook, move: str | None) -> int:
     if writer:
         writer.close()
         print(f"annotated: {args.annotate}", file=sys.stderr)
-    segments = segment(analyses, book, move)
+    segments = segment(analyses, book, move, rate=fps / args.step)
     if args.json:
         doc = {"source": str(args.path), "fps": fps, "frames_analyzed": len(analyses),
                "pose_found": sum(a.pose is not None for a in analyses),
