@@ -42,6 +42,7 @@ class Analysis:
                "confidence": round(self.confidence, 3), "move_from": self.move_from,
                "alternatives": [{"move": m, "confidence": round(s, 3)} for m, s in self.alternatives],
                "side": self.verdict.side if self.verdict else None,
+               "view": self.verdict.view if self.verdict else None,
                "corrections": [_correction_json(r) for r in self.verdict.corrections] if self.verdict else [],
                "unmeasured": [r.to_json() for r in self.verdict.unmeasured] if self.verdict else [],
                "checks": [r.to_json() for r in self.verdict.results] if self.verdict else []}

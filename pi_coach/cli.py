@@ -16,7 +16,7 @@ from . import __version__
 from .landmark_files import LandmarkFileError, read_landmarks
 from .moves import NONE
 from .pose import Pose
-from .rulebook import RuleError, Rulebook, Verdict, evaluate, load_rules
+from .rulebook import VIEW_WORDS, RuleError, Rulebook, Verdict, evaluate, load_rules
 from .sources import SourceError
 
 EXIT_USAGE = 2
@@ -146,7 +146,7 @@ def _describe(a, book: Rulebook) -> str:
         return f"{a.name}: no known move (closest rule matches: {near})"
     title = book[a.move].title if a.move in book else a.move
     how = "given" if a.move_from == "given" else f"rule-based match {a.confidence:.2f}"
-    lines = [f"{a.name}: {title} ({how})"]
+    lines = [f"{a.name}: {title} ({how}); seen from {VIEW_WORDS.get(a.verdict.view, 'an unclear angle')}"]
     if book[a.move].uses_sides:
         lines[0] += f"; working side: {a.verdict.side or 'cannot tell'}"
     if a.alternatives:
@@ -161,7 +161,7 @@ def _verdict_lines(v: Verdict) -> list[str]:
         unit = "°" if r.unit == "deg" else ""
         lines.append(f"  ✗ [{r.severity}] {r.message}  ({r.check} = {r.value:.2f}{unit}, band {r.band[0]:g}-{r.band[1]:g}{unit})")
     for r in v.unmeasured:
-        lines.append(f"  ? {r.check}: cannot measure, not visible: {', '.join(r.missing)}")
+        lines.append(f"  ? {r.check}: cannot measure: {r.reason}")
     ok = sum(r.status == "ok" for r in v.results)
     lines.append(f"  ✓ {ok} of {len(v.results)} checks in band")
     return lines
@@ -206,7 +206,8 @@ def cmd_check(args) -> int:
             print(json.dumps({"frame": t, "label": label, "ok": verdict.ok, "side": verdict.side,
                               "failed": [{"check": r.check, "direction": r.status, "value": round(r.value, 3)}
                                          for r in verdict.corrections],
-                              "unmeasured": [{"check": r.check, "missing": list(r.missing)} for r in verdict.unmeasured]}))
+                              "unmeasured": [{"check": r.check, "reason": r.reason, "missing": list(r.missing)}
+                                             for r in verdict.unmeasured]}))
         elif not args.summary:
             tag = f" [{label}]" if label is not None else ""
             faults = "; ".join(f"{r.check} {r.status} {r.value:.2f}" for r in verdict.corrections)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import geometry
 from .pose import INDEX, Pose
 
@@ -72,6 +74,17 @@ def other_side(side: str) -> str:
     return "right" if side == "left" else "left"
 
 
+def side_landmarks(strategy: str) -> tuple[str, ...]:
+    """The landmarks a working-side strategy needs in view."""
+    if strategy in SIDES:
+        return ()
+    if strategy == "more_bent_knee":
+        return tuple(f"{s}_{p}" for s in SIDES for p in ("hip", "knee", "ankle"))
+    if strategy == "further_ankle":
+        return ("left_ankle", "right_ankle", "left_hip", "right_hip")
+    return ("left_ankle", "right_ankle")
+
+
 def resolve_side(pose: Pose, strategy: str, min_visibility: float) -> str | None:
     """Which side is the working (moving) one, by the rule file's strategy; None if unseen."""
     if strategy in SIDES:
@@ -103,6 +116,42 @@ def resolve_side(pose: Pose, strategy: str, min_visibility: float) -> str | None
 
 
 SIDE_STRATEGIES = ("higher_ankle", "lower_ankle", "further_ankle", "more_bent_knee", "left", "right")
+
+VIEWS = ("front", "oblique", "side")  # front also covers the back: what matters is the 2-D geometry
+FRONT_SHOULDER_RATIO = 0.5  # (shoulder width + hip width) / 2 / torso length, seen square on
+Z_SCALE = 5.0  # MediaPipe's z runs about five times the x scale across the shoulders
+
+
+def camera_yaw(pose: Pose, min_visibility: float = 0.5) -> float | None:
+    """How far round the dancer the camera stands, 0 (front or back) to 90 degrees (side).
+
+    Two estimates, averaged: the shoulders' and hips' width against the torso length (it
+    shrinks with the cosine of the yaw), and the depth difference MediaPipe gives between the
+    shoulders. Calibrated on the synthetic studio's renders, where the true yaw is known.
+    """
+    names = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
+    if not all(pose.is_visible(n, min_visibility) for n in names):
+        return None
+    torso = pose.torso_length()
+    if not torso > 0:
+        return None
+    width = (np.linalg.norm(pose.xy("left_shoulder") - pose.xy("right_shoulder"))
+             + np.linalg.norm(pose.xy("left_hip") - pose.xy("right_hip"))) / 2
+    by_width = math.degrees(math.acos(min(1.0, width / torso / FRONT_SHOULDER_RATIO)))
+    lm = pose.landmarks
+    dx = abs(lm[INDEX["left_shoulder"], 0] - lm[INDEX["right_shoulder"], 0])
+    dz = abs(lm[INDEX["left_shoulder"], 2] - lm[INDEX["right_shoulder"], 2])
+    if not np.isfinite(dz):
+        return by_width
+    by_depth = math.degrees(math.atan2(dz, Z_SCALE * dx))
+    return (by_width + by_depth) / 2
+
+
+def view_of(yaw: float | None) -> str | None:
+    """front (within 30 degrees), oblique, or side (beyond 60 degrees)."""
+    if yaw is None:
+        return None
+    return "front" if yaw < 30 else "side" if yaw > 60 else "oblique"
 
 
 def measure(pose: Pose, kind: str, points: tuple[str, ...], side: str | None, min_visibility: float,

@@ -22,9 +22,10 @@ SCHEMA_VERSION = 1
 MAX_FILE_BYTES = 256 * 1024
 SEVERITIES = ("minor", "major", "critical")  # least to most severe
 MESSAGE_FIELDS = {"side", "other_side", "value", "low", "high"}
+VIEW_WORDS = {"front": "the front", "oblique": "an angle", "side": "the side"}
 
 TOP_KEYS = {"schema", "move", "title", "description", "version", "working_side", "min_visibility", "check", "match"}
-CHECK_KEYS = {"id", "measure", "points", "reference", "band", "too_low", "too_high", "severity", "why"}
+CHECK_KEYS = {"id", "measure", "points", "reference", "band", "too_low", "too_high", "severity", "why", "views"}
 MATCH_KEYS = {"measure", "points", "reference", "band"}
 
 
@@ -61,6 +62,7 @@ class Check:
     too_high: str | None
     severity: str = "major"
     why: str = ""
+    views: tuple[str, ...] = measures.VIEWS  # camera views the check can be judged from
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class CheckResult:
     severity: str
     message: str | None = None
     missing: tuple[str, ...] = ()
+    reason: str = ""  # why an unmeasured check could not be measured
 
     def to_json(self) -> dict:
         digits = 1 if self.unit == "deg" else 2
@@ -107,16 +110,20 @@ class CheckResult:
             out["message"] = self.message
         if self.missing:
             out["missing"] = list(self.missing)
+        if self.reason:
+            out["reason"] = self.reason
         return out
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """All check results of one move's rules on one pose, with the working side that was used."""
+    """All check results of one move's rules on one pose, with the working side and the camera
+    view (front, oblique, side) that were used."""
 
     move: str
     side: str | None
     results: tuple[CheckResult, ...]
+    view: str | None = None
 
     @property
     def corrections(self) -> list[CheckResult]:
@@ -149,14 +156,28 @@ def _excess(r: CheckResult) -> float:
 def evaluate(rules: MoveRules, pose: Pose) -> Verdict:
     """Apply every check of one move's rules to a pose."""
     side = measures.resolve_side(pose, rules.working_side, rules.min_visibility) if rules.uses_sides else None
+    view = measures.view_of(measures.camera_yaw(pose, rules.min_visibility))
     results = []
     for check in rules.checks:
         cond = check.condition
+        base = dict(check=check.id, band=cond.band, unit=cond.unit, severity=check.severity)
+        if view not in check.views and check.views != measures.VIEWS:
+            needs = " or ".join(VIEW_WORDS[v] for v in check.views)
+            seen = f"from {VIEW_WORDS[view]}" if view else "too unclearly to tell from where"
+            reason = f"can only be judged from {needs}; the camera sees the dancer {seen}"
+            results.append(CheckResult(status="unmeasured", value=None, reason=reason, **base))
+            continue
+        if side is None and any(p.startswith(("working_", "standing_")) for p in cond.points):
+            unseen = tuple(n for n in measures.side_landmarks(rules.working_side)
+                           if not pose.is_visible(n, rules.min_visibility))
+            results.append(CheckResult(status="unmeasured", value=None, missing=unseen, reason=(
+                f"cannot tell the working leg: not visible: {', '.join(unseen)}"), **base))
+            continue
         value, missing = measures.measure(pose, cond.measure, cond.points, side, rules.min_visibility, cond.reference)
         lo, hi = cond.band
-        base = dict(check=check.id, band=cond.band, unit=cond.unit, severity=check.severity)
         if math.isnan(value):
-            results.append(CheckResult(status="unmeasured", value=None, missing=missing or ("degenerate",), **base))
+            reason = f"not visible: {', '.join(missing)}" if missing else "degenerate geometry (points coincide)"
+            results.append(CheckResult(status="unmeasured", value=None, missing=missing, reason=reason, **base))
             continue
         status = "low" if value < lo else "high" if value > hi else "ok"
         message = None
@@ -164,7 +185,7 @@ def evaluate(rules: MoveRules, pose: Pose) -> Verdict:
             template = check.too_low if status == "low" else check.too_high
             message = _format(template, check, side, value, status)
         results.append(CheckResult(status=status, value=value, message=message, **base))
-    return Verdict(rules.move, side, tuple(results))
+    return Verdict(rules.move, side, tuple(results), view)
 
 
 def _format(template: str | None, check: Check, side: str | None, value: float, status: str) -> str:
@@ -401,4 +422,8 @@ def _validate_check(raw, i: int, fail) -> Check:
     severity = raw.get("severity", "major")
     if severity not in SEVERITIES:
         fail(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}", "severity", "check", i)
-    return Check(cid, cond, raw.get("too_low"), raw.get("too_high"), severity, raw.get("why", ""))
+    views = raw.get("views", list(measures.VIEWS))
+    if not isinstance(views, list) or not views or not all(v in measures.VIEWS for v in views):
+        fail(f"views must be a non-empty list of {', '.join(measures.VIEWS)}, got {views!r}", "views", "check", i)
+    return Check(cid, cond, raw.get("too_low"), raw.get("too_high"), severity, raw.get("why", ""),
+                 tuple(v for v in measures.VIEWS if v in views))

@@ -15,12 +15,20 @@ def test_tree_pose_photo_is_a_passe_by_the_rules(estimator, shared_data, ballet)
 
 def test_given_move_is_checked_even_when_it_does_not_fit(estimator, shared_data, ballet):
     pose = estimator.estimate(read_image(shared_data / "pose-photos" / "tf-examples" / "image3.jpeg"))
-    a = analyze_pose(pose, ballet, "arabesque")
+    a = analyze_pose(pose, ballet, "attitude")
     assert a.move_from == "given"
     checks = {c["check"]: c for c in a.to_json()["corrections"]}
-    assert checks["leg_angle"]["direction"] == "low" and checks["leg_angle"]["band"] == [90, 125]
-    assert checks["working_knee_straight"]["severity"] == "major"
-    assert set(checks["leg_angle"]) >= {"check", "message", "value", "band", "severity"}
+    assert checks["working_knee_curve"]["direction"] == "low" and checks["working_knee_curve"]["band"] == [60, 140]
+    assert checks["working_knee_height"]["severity"] == "major"
+    assert set(checks["working_knee_curve"]) >= {"check", "message", "value", "band", "severity"}
+
+
+def test_view_restricted_checks_say_why(estimator, shared_data, ballet):
+    pose = estimator.estimate(read_image(shared_data / "pose-photos" / "tf-examples" / "image3.jpeg"))
+    a = analyze_pose(pose, ballet, "arabesque")
+    assert a.verdict.view == "front"
+    leg = next(u for u in a.to_json()["unmeasured"] if u["check"] == "leg_angle")
+    assert leg["reason"] == "can only be judged from an angle or the side; the camera sees the dancer from the front"
 
 
 def test_nobody_found():

@@ -27,9 +27,9 @@ def test_analyze_photo_json(capsys):
 
 
 def test_analyze_photo_with_given_move_prints_corrections(capsys):
-    assert main(["analyze", str(REPO / "samples/photos/tree_pose.jpeg"), "--move", "arabesque"]) == 0
+    assert main(["analyze", str(REPO / "samples/photos/tree_pose.jpeg"), "--move", "attitude"]) == 0
     out = capsys.readouterr().out
-    assert "Arabesque (given)" in out and "Lift your right leg higher" in out
+    assert "Attitude (given)" in out and "Lift your right knee up to hip height" in out
 
 
 def test_analyze_folder_and_annotate(tmp_path, capsys):
@@ -60,15 +60,16 @@ def test_analyze_real_video_segments_and_gif(shared_data, tmp_path, capsys):
 
 
 def test_check_on_npy_json_lines(tmp_path, capsys):
-    arabesque = REPO / "rules/ballet/arabesque.toml"
+    attitude = REPO / "rules/ballet/attitude.toml"
     clip = np.stack([make_pose().landmarks, make_pose(hidden=("left_ankle",)).landmarks])
     np.save(tmp_path / "clip.npy", clip)
-    assert main(["check", "--rules", str(arabesque), str(tmp_path / "clip.npy"), "--json"]) == 0
+    assert main(["check", "--rules", str(attitude), str(tmp_path / "clip.npy"), "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 2
     failed = {f["check"]: f for f in lines[0]["failed"]}
-    assert failed["leg_angle"]["direction"] == "low" and failed["leg_angle"]["value"] < 20
-    assert {u["check"] for u in lines[1]["unmeasured"]} >= {"leg_angle"}
+    assert failed["working_knee_curve"]["direction"] == "high" and failed["working_knee_curve"]["value"] > 170
+    unmeasured = {u["check"]: u for u in lines[1]["unmeasured"]}
+    assert "working_knee_curve" in unmeasured and "left_ankle" in unmeasured["working_knee_curve"]["reason"]
 
 
 def test_check_on_partial_real_csv_reports_unmeasured(shared_data, capsys):
@@ -79,8 +80,10 @@ def test_check_on_partial_real_csv_reports_unmeasured(shared_data, capsys):
     # The curl data has no knees or ankles: those checks are never measured, the shoulders are.
     row = next(line for line in out.splitlines() if line.strip().startswith("left_knee_straight"))
     assert row.split()[-1] == "5434"
-    row = next(line for line in out.splitlines() if line.strip().startswith("shoulders_level"))
-    assert row.split()[-1] == "0"
+    # The shoulders are there, but shoulders_level is judged only from the front: some frames are.
+    ok, low, high, unmeasured = map(int, next(line for line in out.splitlines()
+                                              if line.strip().startswith("shoulders_level")).split()[1:])
+    assert ok + high > 500 and unmeasured > 500
 
 
 BAD_FILES = {

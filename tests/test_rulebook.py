@@ -97,12 +97,18 @@ def test_directory_keeps_good_files_and_reports_every_bad_one(tmp_path):
 def _arabesque_pose(leg_angle: float, working: str = "left"):
     """Standing on one leg; the working leg out behind at ``leg_angle`` degrees from the standing leg."""
     a = math.radians(leg_angle)
-    hip_x = 540 if working == "left" else 460
+    hip_x = 505 if working == "left" else 495
     sign = 1 if working == "left" else -1
     ankle = (hip_x + sign * 360 * math.sin(a), 500 + 360 * math.cos(a))
     knee = ((hip_x + ankle[0]) / 2, (500 + ankle[1]) / 2)
     toe = (ankle[0] + sign * 40 * math.sin(a), ankle[1] + 40 * math.cos(a))
-    return make_pose({f"{working}_knee": knee, f"{working}_ankle": ankle, f"{working}_heel": ankle,
+    # Seen from the side: the shoulders and hips nearly overlap, so the view is not "front".
+    side_view = {"left_shoulder": (505, 250), "right_shoulder": (495, 250), "left_hip": (505, 500), "right_hip": (495, 500)}
+    standing = "right" if working == "left" else "left"
+    stand_x = 495 if working == "left" else 505
+    side_view.update({f"{standing}_knee": (stand_x, 680), f"{standing}_ankle": (stand_x, 860),
+                      f"{standing}_heel": (stand_x, 875), f"{standing}_foot_index": (stand_x - 40, 890)})
+    return make_pose({**side_view, f"{working}_knee": knee, f"{working}_ankle": ankle, f"{working}_heel": ankle,
                       f"{working}_foot_index": toe})
 
 
@@ -113,8 +119,7 @@ def test_arabesque_leg_angle_in_both_directions(ballet, angle, status, working):
     result = next(r for r in verdict.results if r.check == "leg_angle")
     assert verdict.side == working
     assert result.status == status
-    # The standing leg in the skeleton is not perfectly vertical, so allow a few degrees.
-    assert abs(result.value - angle) < 6
+    assert abs(result.value - angle) < 1
     if status != "ok":
         assert working in result.message
 

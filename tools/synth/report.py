@@ -48,9 +48,18 @@ def _tile(out: Path, sample: str) -> np.ndarray:
     return cv2.resize(crop, TILE, interpolation=cv2.INTER_AREA)
 
 
+def _numbers(values) -> list[float]:
+    return [float(v) for v in values if v != "" and not math.isnan(float(v))]
+
+
 def _rate(values) -> str:
-    values = [v for v in values if v != "" and not (isinstance(v, float) and math.isnan(v))]
+    values = _numbers(values)
     return f"{np.mean(values):.3f}" if values else "n/a"
+
+
+def _median(values) -> str:
+    values = _numbers(values)
+    return f"{np.median(values):.3f}" if values else "n/a"
 
 
 def write_card(out: Path, rows: list[dict], args, command: str, seconds: float) -> None:
@@ -69,9 +78,10 @@ def write_card(out: Path, rows: list[dict], args, command: str, seconds: float) 
         f"- seed {args.seed}, {args.subjects} dancers, fault rate {args.fault_rate}, {len(stills)} stills, "
         f"{len(clips)} clips, {args.workers} worker(s), {seconds:.0f} s",
         f"- MediaPipe found the dancer in {len(detected)} of {len(stills)} stills "
-        f"({len(detected) / max(1, len(stills)):.1%}); mean landmark error "
-        f"{_rate([r['landmark_error'] for r in detected])} torso lengths (2-D, against the true joints "
-        "projected into the image; the true hip is the COCO hip, a little lower than MediaPipe's)",
+        f"({len(detected) / max(1, len(stills)):.1%}); landmark error, mean {_rate([r['landmark_error'] for r in detected])}, "
+        f"median {_median([r['landmark_error'] for r in detected])} torso lengths (2-D, against the true joints "
+        "projected into the image; the true hip is the COCO hip, a little lower than MediaPipe's; the mean "
+        "carries the stills where MediaPipe swapped left and right)",
         f"- clips: dancer found in {_rate([r['detected'] for r in clips])} of the frames on average",
         "",
         "Split by `subject` (the dancer) or `camera` (the view), never by row.",

@@ -64,6 +64,7 @@ class SampleSpec:
     view: str
     look: Look
     frames: int
+    fill: float  # share of the frame the dancer spans
 
 
 def subject(seed: int, k: int) -> Subject:
@@ -106,21 +107,34 @@ def sample_spec(seed: int, index: int, kind: str, subjects: int, fault_rate: flo
                 extras={"barre_height": float(rng.uniform(0.9, 1.1)), "blur": float(rng.uniform(0, 1.2)),
                         "noise": float(rng.uniform(0, 6)), "jpeg": int(rng.integers(70, 96))})
     frames = int(rng.integers(30, 91)) if kind == "clip" else 1
-    return SampleSpec(f"{kind}{index:06d}", kind, move, fault, magnitude, side, who, cam, view, look, frames)
+    fill = float(rng.uniform(0.45, 0.85))
+    return SampleSpec(f"{kind}{index:06d}", kind, move, fault, magnitude, side, who, cam, view, look, frames, fill)
 
 
-def _framed(body, cam: Camera) -> Camera:
-    """Step the camera back until every joint is inside the frame with a margin."""
+def _framed(body, cam: Camera, fill: float) -> Camera:
+    """Move the camera along its line of sight until the dancer's joints span ``fill`` of the
+    frame (height or width, whichever is tighter), then step back until all are inside."""
+    joints = np.array(list(body.joints.values()))
+    for _ in range(4):
+        uv, depth = cam.project(joints)
+        if (depth <= 0.3).any():
+            break
+        span = max(np.ptp(uv[:, 1]) * 1.15 / cam.height, np.ptp(uv[:, 0]) / cam.width)  # 1.15: hair, hands
+        cam = _moved(cam, span / fill)
     for _ in range(8):
-        uv, depth = cam.project(np.array(list(body.joints.values())))
+        uv, depth = cam.project(joints)
         top = uv[:, 1].min() - 0.06 * cam.height  # the hair and raised hands reach above the joints
-        inside = (depth > 0.3).all() and uv[:, 0].min() > 0.05 * cam.width and uv[:, 0].max() < 0.95 * cam.width \
-            and top > 0 and uv[:, 1].max() < 0.95 * cam.height
-        if inside:
-            return cam
-        back = np.subtract(cam.position, cam.target) * 1.15
-        cam = Camera(cam.width, cam.height, cam.fov, tuple(np.add(cam.target, back)), cam.target, cam.roll)
+        if (depth > 0.3).all() and uv[:, 0].min() > 0.04 * cam.width and uv[:, 0].max() < 0.96 * cam.width \
+                and top > 0 and uv[:, 1].max() < 0.96 * cam.height:
+            break
+        cam = _moved(cam, 1.12)
     return cam
+
+
+def _moved(cam: Camera, factor: float) -> Camera:
+    """The camera moved ``factor`` times its distance from the point it looks at."""
+    back = np.subtract(cam.position, cam.target) * factor
+    return Camera(cam.width, cam.height, cam.fov, tuple(np.add(cam.target, back)), cam.target, cam.roll)
 
 
 def _degrade(image: np.ndarray, look: Look, rng: np.random.Generator) -> bytes:
@@ -179,7 +193,7 @@ class Worker:
     def _still(self, spec: SampleSpec, rng) -> dict:
         pose, lift = moves.build(spec.move, spec.fault or None, spec.magnitude, spec.side, rng)
         body = self._pose(spec, pose, lift)
-        cam = _framed(body, spec.camera)
+        cam = _framed(body, spec.camera, spec.fill)
         data = _degrade(render(body, cam, spec.look, rng), spec.look, rng)
         (self.out / "images" / f"{spec.name}.jpg").write_bytes(data)
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
@@ -215,7 +229,7 @@ class Worker:
                 else:
                     x = 1.0
                 body = self._pose(spec, moves.interpolate(start, peak, x), lift * x)
-                cam = cam or _framed(self._pose(spec, peak, lift), spec.camera)
+                cam = cam or _framed(self._pose(spec, peak, lift), spec.camera, spec.fill)
                 data = _degrade(render(body, cam, spec.look, rng), spec.look, rng)
                 if self.save_clip_images:
                     (folder / f"{t:04d}.jpg").write_bytes(data)
