@@ -190,10 +190,10 @@ def evaluate(rules: MoveRules, pose: Pose) -> Verdict:
 
 def _format(template: str | None, check: Check, side: str | None, value: float, status: str) -> str:
     lo, hi = check.condition.band
-    unit = "°" if check.condition.unit == "deg" else " torso"
+    unit = "°" if check.condition.unit == "deg" else " torso lengths"
     if template is None:
         word = "below" if status == "low" else "above"
-        template = f"{check.id.replace('_', ' ')}: {{value}}{unit} is {word} {{low}}-{{high}}{unit}"
+        template = f"{check.id.replace('_', ' ').capitalize()}: {{value}}{unit}, {word} the {{low}} to {{high}} band"
     fields = {"side": side or "working", "other_side": measures.other_side(side) if side else "standing",
               "value": f"{value:.0f}" if check.condition.unit == "deg" else f"{value:.2f}",
               "low": f"{lo:g}", "high": f"{hi:g}"}

@@ -60,16 +60,16 @@ def test_analyze_real_video_segments_and_gif(shared_data, tmp_path, capsys):
 
 
 def test_check_on_npy_json_lines(tmp_path, capsys):
-    attitude = REPO / "rules/ballet/attitude.toml"
+    passe = REPO / "rules/ballet/passe.toml"
     clip = np.stack([make_pose().landmarks, make_pose(hidden=("left_ankle",)).landmarks])
     np.save(tmp_path / "clip.npy", clip)
-    assert main(["check", "--rules", str(attitude), str(tmp_path / "clip.npy"), "--json"]) == 0
+    assert main(["check", "--rules", str(passe), str(tmp_path / "clip.npy"), "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 2
     failed = {f["check"]: f for f in lines[0]["failed"]}
-    assert failed["working_knee_curve"]["direction"] == "high" and failed["working_knee_curve"]["value"] > 170
+    assert failed["toe_at_knee"]["direction"] == "low" and failed["toe_at_knee"]["value"] < -0.5
     unmeasured = {u["check"]: u for u in lines[1]["unmeasured"]}
-    assert "working_knee_curve" in unmeasured and "left_ankle" in unmeasured["working_knee_curve"]["reason"]
+    assert unmeasured["toe_at_knee"]["reason"] == "cannot tell the working leg: not visible: left_ankle"
 
 
 def test_check_on_partial_real_csv_reports_unmeasured(shared_data, capsys):

@@ -140,7 +140,7 @@ def plie(depth_hip: float, depth_knee: float, heel: float, f: dict) -> Pose:
 
 
 def releve(f: dict, crossed: bool = False) -> Pose:
-    rise = (55 if crossed else 45) - f.get("heels_low", 0.0)
+    rise = (70 if crossed else 60) - f.get("heels_low", 0.0)
     cross = 13 - f.get("legs_apart", 0.0) if crossed else 4
     bend = f.get("knees_bent", 0.0)
     front = -4 if crossed else 0
@@ -168,7 +168,7 @@ def tendu(f: dict, direction: str) -> Pose:
 def passe(f: dict) -> Pose:
     low = f.get("toe_below_knee", 0.0)
     turn = 80 - f.get("knee_turned_in", 0.0)
-    return merge(leg("L", [("x", -70 + low), ("z", turn)]), knee("L", 150 - low * 1.4), foot("L", 30),
+    return merge(leg("L", [("x", -70 + low), ("z", turn)]), knee("L", 140 - low * 1.4), foot("L", 30),
                  standing_leg("R", 35, f.get("standing_knee_bent", 0.0)), arms("fifth"))
 
 
@@ -195,18 +195,18 @@ def grand_jete(f: dict) -> Pose:
 
 KNEES = ("left_knee_straight", "right_knee_straight")
 KNEES_OVER_TOES = ("left_knee_over_toes", "right_knee_over_toes")
-STANDING_KNEE = Fault("standing_knee_bent", 20, 35, ("standing_knee_straight",))
+STANDING_KNEE = Fault("standing_knee_bent", 25, 40, ("standing_knee_straight",))
 
 MOVES = {
     "first_position": Move("first_position", (Fault("knees_bent", 18, 35, KNEES), Fault("torso_leaning", 15, 30, ("torso_upright",)),
                                               Fault("heels_apart", 10, 18, ("heels_together",)))),
-    "demi_plie": Move("demi_plie", (Fault("heels_lifted", 25, 45, ("heels_down",)), Fault("knees_rolling_in", 30, 45, KNEES_OVER_TOES),
+    "demi_plie": Move("demi_plie", (Fault("heels_lifted", 35, 55, ("heels_down",)), Fault("knees_rolling_in", 30, 45, KNEES_OVER_TOES),
                                     Fault("torso_leaning", 18, 35, ("torso_upright",)))),
     "grand_plie": Move("grand_plie", (Fault("too_shallow", 40, 55, ("depth",), "percent of depth"),
                                       Fault("back_leaning", 20, 40, ("back_upright",)), Fault("knees_rolling_in", 30, 45, KNEES_OVER_TOES))),
-    "releve": Move("releve", (Fault("heels_low", 30, 40, ("heels_high",)), Fault("knees_bent", 20, 35, KNEES),
+    "releve": Move("releve", (Fault("heels_low", 35, 45, ("heels_high",)), Fault("knees_bent", 20, 35, KNEES),
                               Fault("uneven", 25, 40, ("rise_even",)))),
-    "sous_sus": Move("sous_sus", (Fault("legs_apart", 14, 22, ("legs_together",)), Fault("heels_low", 40, 50, ("heels_high",)),
+    "sous_sus": Move("sous_sus", (Fault("legs_apart", 14, 22, ("legs_together",)), Fault("heels_low", 45, 55, ("heels_high",)),
                                   Fault("knees_bent", 20, 35, KNEES))),
     "battement_tendu": Move("battement_tendu", (Fault("working_knee_bent", 25, 45, ("working_knee_straight",)),
                                                 Fault("toes_off_floor", 20, 35, ("toes_on_floor",)), STANDING_KNEE)),
