@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench data clean
 
 setup: $(VENV)/.installed
 
@@ -14,17 +14,27 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# The synthetic studio's extra (anny, torch 2.13.0 CPU, warp-lang): for tests and datasets.
+$(VENV)/.synth: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[dev,synth]'
+	touch $@
+
 # The main job on shipped sample input (no Pi needed): photos and a video, annotated.
 demo: setup
 	mkdir -p $(OUT)
 	$(VENV)/bin/pi-coach analyze samples/photos --annotate $(OUT)/photos
 	$(VENV)/bin/pi-coach analyze samples/video/stepping.webm --step 2 --annotate $(OUT)/stepping.gif
 
-test: setup
+test: $(VENV)/.synth
 	$(PY) -m pytest -q
 
 bench: setup
 	$(PY) -m tools.bench pipeline
+
+# A small synthetic dataset (a few hundred stills and clips) and how the rules do on its faults.
+data: $(VENV)/.synth
+	$(PY) -m tools.synth $(OUT)/synth-small --stills 400 --clips 40 --seed 0
+	$(PY) -m tools.synth.check_rules $(OUT)/synth-small
 
 clean:
 	rm -rf $(OUT) .pytest_cache .hypothesis

@@ -35,7 +35,7 @@ def truth_verdict(body_model, ballet, move, fault, magnitude, yaw, side="left"):
     body = body_model.pose({"gender": 0.3}, pose, lift)
     cam = side_camera(yaw)
     truth = _truth_2d(body, cam)
-    arr = np.concatenate([truth[:, :2], np.zeros((33, 1)), np.nan_to_num(truth[:, 2:3])], axis=1)
+    arr = np.concatenate([truth[:, :2], np.full((33, 1), np.nan), np.nan_to_num(truth[:, 2:3])], axis=1)
     return evaluate(ballet[move], Pose(arr, cam.width, cam.height))
 
 
@@ -54,6 +54,11 @@ def test_injected_fault_is_what_the_rule_measures(body_model, ballet, move, faul
     status = {r.check: r.status for r in good.results}
     assert status[check] == "ok", [(r.check, r.value) for r in good.results]
     assert {r.check: r.status for r in bad.results}[check] in ("low", "high")
+
+
+@pytest.mark.parametrize("yaw, view", [(0, "front"), (15, "front"), (45, "oblique"), (90, "side"), (180, "front")])
+def test_camera_view_is_recognised_from_the_true_joints(body_model, ballet, yaw, view):
+    assert truth_verdict(body_model, ballet, "first_position", None, 0, yaw).view == view
 
 
 def test_right_side_is_the_mirror_of_the_left(body_model):
