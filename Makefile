@@ -14,9 +14,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# The synthetic studio's extra (anny, torch 2.13.0 CPU, warp-lang): for tests and datasets.
+# The desktop extras: the synthetic studio (anny, torch 2.13.0 CPU, warp-lang) and training
+# (tensorflow-cpu 2.18): for tests, datasets and models.
 $(VENV)/.synth: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e '.[dev,synth]'
+	$(PY) -m pip install --quiet -e '.[dev,synth,train]'
 	touch $@
 
 # The main job on shipped sample input (no Pi needed): photos and a video, annotated.

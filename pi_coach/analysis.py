@@ -1,8 +1,8 @@
 """From Poses to what to say: pick the move (given, or the best rule-based match), apply its rules,
 and for a video group frames into segments with the corrections that persist in each.
 
-Until a trained classifier ships, the move comes from ``--move`` or from the rule files'
-``[[match]]`` signatures; the JSON says which (``move_from``), so no guess passes for a model's.
+The move comes from ``--move``, else from the shipped classifier, else from the rule files'
+``[[match]]`` signatures; the JSON says which (``move_from``), so no guess passes for another's.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .classify import MoveGuess
 from .moves import NONE
 from .pose import Pose
 from .rulebook import SEVERITIES, CheckResult, Rulebook, Verdict, evaluate
@@ -32,7 +33,7 @@ class Analysis:
     pose: Pose | None
     move: str
     confidence: float
-    move_from: str  # "given", "rules" or "nobody"
+    move_from: str  # "given", "model", "rules" or "nobody"
     alternatives: tuple[tuple[str, float], ...] = ()
     verdict: Verdict | None = None
 
@@ -55,14 +56,19 @@ def _correction_json(r: CheckResult) -> dict:
     return out
 
 
-def analyze_pose(pose: Pose | None, rulebook: Rulebook, move: str | None = None, *, name: str = "",
-                 index: int = 0, timestamp: float = 0.0) -> Analysis:
-    """Decide the move for one pose and apply its rules."""
+def analyze_pose(pose: Pose | None, rulebook: Rulebook, move: str | None = None, *, guess: MoveGuess | None = None,
+                 name: str = "", index: int = 0, timestamp: float = 0.0) -> Analysis:
+    """Decide the move for one pose (given, else the classifier's guess, else the best rule
+    match) and apply its rules; a move without rules is recognised but not checked."""
     if pose is None:
         return Analysis(name, index, timestamp, None, NONE, 0.0, "nobody")
     if move is not None:
         verdict = evaluate(rulebook[move], pose) if move in rulebook else None
         return Analysis(name, index, timestamp, pose, move, 1.0, "given", (), verdict)
+    if guess is not None:
+        ranked = sorted(guess.scores.items(), key=lambda kv: -kv[1])
+        verdict = evaluate(rulebook[guess.move], pose) if guess.move in rulebook else None
+        return Analysis(name, index, timestamp, pose, guess.move, guess.confidence, "model", tuple(ranked[1:4]), verdict)
     ranked = rulebook.best_matches(pose)
     best, score = ranked[0] if ranked else (NONE, 0.0)
     alternatives = tuple(ranked[1:4])

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .classify import ModelError
 from .landmark_files import LandmarkFileError, read_landmarks
 from .moves import NONE
 from .pose import Pose
@@ -26,13 +27,35 @@ class UserError(Exception):
     """A problem with the user's input, reported as one line."""
 
 
+def _installed(env: str, in_checkout: str, on_box: str) -> Path:
+    """The environment variable's path, else the checkout's copy when run from one, else the box's."""
+    if os.environ.get(env):
+        return Path(os.environ[env])
+    checkout = Path(__file__).resolve().parents[1] / in_checkout
+    return checkout if checkout.exists() else Path(on_box)
+
+
 def default_rules_dir() -> Path:
     """``$PI_COACH_RULES``, else the checkout's ``rules/ballet``, else ``/etc/pi-coach/rules``."""
-    env = os.environ.get("PI_COACH_RULES")
-    if env:
-        return Path(env)
-    checkout = Path(__file__).resolve().parents[1] / "rules" / "ballet"
-    return checkout if checkout.is_dir() else Path("/etc/pi-coach/rules")
+    return _installed("PI_COACH_RULES", "rules/ballet", "/etc/pi-coach/rules")
+
+
+def default_model() -> Path:
+    """``$PI_COACH_MODEL``, else the checkout's ``models/moves.tflite``, else the box's."""
+    return _installed("PI_COACH_MODEL", "models/moves.tflite", "/etc/pi-coach/models/moves.tflite")
+
+
+def load_classifier(args):
+    """The move classifier, or None with ``--no-model`` or when the default model is not installed
+    (the rules' own match is used then); a model that is there but broken is an error."""
+    from .classify import MoveClassifier
+
+    if args.move or args.no_model:
+        return None
+    if args.model is None and not default_model().is_file():
+        print(f"pi-coach: no move model at {default_model()}: using the rule files' match", file=sys.stderr)
+        return None
+    return MoveClassifier(args.model or default_model())
 
 
 def load_rulebook(path: Path, strict: bool) -> Rulebook:
@@ -65,14 +88,16 @@ def cmd_analyze(args) -> int:
     book = load_rulebook(args.rules, strict=False)
     move = _pick_move(book, args.move, args.rules)
     kind = sources.kind_of(args.path)
+    classifier = load_classifier(args)
     if kind == "video":
-        return _analyze_video(args, book, move)
+        return _analyze_video(args, book, move, classifier)
     frames = list(sources.image_frames(args.path))
     results = []
     with PoseEstimator(video=False) as estimator:
         for frame in frames:
             pose = estimator.estimate(frame.image)
-            results.append((frame, analyze_pose(pose, book, move, name=frame.name, index=frame.index)))
+            guess = classifier.classify_still(pose) if classifier and pose is not None else None
+            results.append((frame, analyze_pose(pose, book, move, guess=guess, name=frame.name, index=frame.index)))
     if args.annotate:
         _annotate_images(results, book, Path(args.annotate), kind)
     if args.json:
@@ -98,7 +123,7 @@ def _annotate_images(results, book: Rulebook, out: Path, kind: str) -> None:
         print(f"annotated: {target}", file=sys.stderr)
 
 
-def _analyze_video(args, book: Rulebook, move: str | None) -> int:
+def _analyze_video(args, book: Rulebook, move: str | None, classifier) -> int:
     from tqdm import tqdm
 
     from . import sources
@@ -113,7 +138,8 @@ def _analyze_video(args, book: Rulebook, move: str | None) -> int:
         for frame in tqdm(sources.video_frames(args.path, args.step), total=count // args.step or None,
                           desc="analyze", unit="frame", disable=args.quiet, file=sys.stderr):
             pose = estimator.estimate(frame.image, frame.timestamp)
-            a = analyze_pose(pose, book, move, name=frame.name, index=frame.index, timestamp=frame.timestamp)
+            guess = classifier.classify_pose(pose) if classifier else None
+            a = analyze_pose(pose, book, move, guess=guess, name=frame.name, index=frame.index, timestamp=frame.timestamp)
             analyses.append(a)
             if writer:
                 writer.write(annotate(frame.image, a, book))
@@ -141,11 +167,13 @@ def _analyze_video(args, book: Rulebook, move: str | None) -> int:
 def _describe(a, book: Rulebook) -> str:
     if a.pose is None:
         return f"{a.name}: nobody found: step into the frame"
+    how = {"given": "given", "model": f"model confidence {a.confidence:.2f}"}.get(a.move_from, f"rule-based match {a.confidence:.2f}")
     if a.move == NONE:
-        near = ", ".join(f"{m} {s:.2f}" for m, s in a.alternatives) or "no rules with a match signature"
-        return f"{a.name}: no known move (closest rule matches: {near})"
+        near = ", ".join(f"{m} {s:.2f}" for m, s in a.alternatives) or "nothing close"
+        return f"{a.name}: no known move ({how}; next: {near})"
     title = book[a.move].title if a.move in book else a.move
-    how = "given" if a.move_from == "given" else f"rule-based match {a.confidence:.2f}"
+    if a.verdict is None:
+        return f"{a.name}: {title} ({how}); no rule file for this move, so nothing to check"
     lines = [f"{a.name}: {title} ({how}); seen from {VIEW_WORDS.get(a.verdict.view, 'an unclear angle')}"]
     if book[a.move].uses_sides:
         lines[0] += f"; working side: {a.verdict.side or 'cannot tell'}"
@@ -259,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     p.add_argument("--annotate", metavar="OUT", help="write an annotated image (.png/.jpg; a folder for a folder) or video (.mp4/.gif)")
     p.add_argument("--step", type=int, default=1, help="video: analyse every N-th frame (default 1)")
+    p.add_argument("--model", type=Path, help=f"move classifier .tflite (default: {default_model()})")
+    p.add_argument("--no-model", action="store_true", help="recognise the move by the rule files' match instead")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_analyze)
 
@@ -286,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return args.func(args)
-    except (UserError, RuleError, SourceError, LandmarkFileError) as exc:
+    except (UserError, RuleError, SourceError, LandmarkFileError, ModelError) as exc:
         print(f"pi-coach: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

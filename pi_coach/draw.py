@@ -107,7 +107,7 @@ def _draw_text(bgr: np.ndarray, analysis: Analysis, labels, rulebook: Rulebook) 
         title = "Step into the frame"
     else:
         name = rulebook[analysis.move].title if analysis.move in rulebook else analysis.move.replace("_", " ")
-        how = {"given": "given", "rules": "rule match"}.get(analysis.move_from, analysis.move_from)
+        how = {"given": "given", "rules": "rule match", "model": "model"}.get(analysis.move_from, analysis.move_from)
         title = f"{name}  ({how} {analysis.confidence:.2f})"
     lines = [(title, WHITE)]
     if analysis.verdict is not None:

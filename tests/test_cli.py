@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from pi_coach.cli import main
+from pi_coach.moves import BALLET_MOVES
 
 from .conftest import REPO, make_pose
 
@@ -21,9 +22,23 @@ def run_json(capsys, *argv):
 def test_analyze_photo_json(capsys):
     doc = run_json(capsys, "analyze", REPO / "samples/photos/tree_pose.jpeg", "--json")
     assert doc["pose_found"] is True
-    assert doc["move"] == "passe" and 0.8 <= doc["confidence"] <= 1
-    assert doc["move_from"] == "rules"
-    assert isinstance(doc["corrections"], list) and len(doc["checks"]) == 5
+    assert doc["move_from"] == "model" and 0 < doc["confidence"] <= 1
+    assert {a["move"] for a in doc["alternatives"]} | {doc["move"]} <= set(BALLET_MOVES) | {"none"}
+    assert isinstance(doc["corrections"], list) and doc["checks"] and doc["view"] == "front"
+
+
+def test_analyze_photo_by_rule_match(capsys):
+    doc = run_json(capsys, "analyze", REPO / "samples/photos/tree_pose.jpeg", "--json", "--no-model")
+    assert (doc["move"], doc["move_from"]) == ("passe", "rules") and doc["confidence"] >= 0.8
+
+
+def test_broken_model_is_one_clear_line(tmp_path, capsys):
+    bad = tmp_path / "moves.tflite"
+    bad.write_bytes(b"\x00" * 100)
+    (tmp_path / "moves.json").write_text((REPO / "models/moves.json").read_text())
+    assert main(["analyze", str(REPO / "samples/photos/tree_pose.jpeg"), "--model", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"pi-coach: error: {bad}: not a valid TFLite model")
 
 
 def test_analyze_photo_with_given_move_prints_corrections(capsys):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from pi_coach.moves import BALLET_MOVES
 from pi_coach.rulebook import RuleError, evaluate, load_rule_file, load_rules
 
-from .conftest import REPO, make_pose
+from .conftest import make_pose
 
 GOOD = """\
 schema = 1

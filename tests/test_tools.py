@@ -1,0 +1,74 @@
+"""The desktop tools end to end on small inputs: train, export, evaluate, bench (no timings asserted)."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from .conftest import REPO
+
+pytest.importorskip("tensorflow", reason="the train extra (tensorflow-cpu) is not installed")
+pytest.importorskip("anny", reason="the synth extra is not installed")
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny") / "ds"
+    proc = subprocess.run([sys.executable, "-m", "tools.synth", str(out), "--stills", "40", "--clips", "0",
+                           "--workers", "1", "--seed", "4", "--subjects", "10"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return out
+
+
+def test_train_exports_int8_models_that_the_runtime_loads(tiny_dataset, tmp_path):
+    from pi_coach.classify import MoveClassifier
+
+    out = tmp_path / "train"
+    proc = subprocess.run([sys.executable, "-m", "tools.train", str(tiny_dataset), "--out", str(out), "--ship",
+                           str(tmp_path / "models"), "--epochs", "2", "--folds", "1",
+                           "--archs", "temporal_cnn,knn"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    clf = MoveClassifier(tmp_path / "models" / "moves.tflite")
+    assert clf._in["dtype"] == np.int8 and clf.labels[-1] == "none"
+    report = (out / "REPORT.md").read_text()
+    assert "| temporal_cnn (default) |" in report and "| knn |" in report
+    for png in ("confusion_temporal_cnn.png", "training_curves.png"):
+        assert (out / png).stat().st_size > 5000
+
+
+def test_evaluate_a_folder_of_labelled_photos(tmp_path, capsys):
+    from tools.evaluate import main
+
+    (tmp_path / "passe").mkdir()
+    shutil.copy(REPO / "samples/photos/tree_pose.jpeg", tmp_path / "passe" / "tree.jpeg")
+    (tmp_path / "none").mkdir()
+    shutil.copy(REPO / "samples/photos/standing.jpeg", tmp_path / "none" / "standing.jpeg")
+    assert main([str(REPO / "models/moves.tflite"), str(tmp_path), "--png", str(tmp_path / "cm.png")]) == 0
+    out = capsys.readouterr().out
+    assert "2 samples" in out and "macro" in out and "latency: median" in out
+    assert (tmp_path / "cm.png").is_file()
+
+
+def test_evaluate_a_dataset_directory(tiny_dataset, capsys):
+    from tools.evaluate import main
+
+    assert main([str(REPO / "models/moves.tflite"), str(tiny_dataset)]) == 0
+    assert "40 samples" in capsys.readouterr().out
+
+
+def test_bench_prints_medians_and_the_ratio(capsys):
+    from tools.bench import main
+
+    assert main(["pipeline", "--frames", "12", "--warmup", "2"]) == 0
+    out = capsys.readouterr().out
+    for stage in ("decode", "pose", "classify", "rules", "drawing", "mediapipe alone"):
+        assert stage in out
+    assert "pipeline / MediaPipe alone:" in out
+
+
+def test_model_spec_names_its_features():
+    spec = json.loads((REPO / "models/moves.json").read_text())
+    assert spec["kind"] == "landmarks" and spec["features"] and spec["model"] == "moves.tflite"

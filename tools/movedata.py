@@ -1,0 +1,116 @@
+"""Datasets for the move classifiers: windows of pose features, splits by subject and camera,
+and augmentation. Reads any dataset directory in the documented format (ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pi_coach.classify import NUM_FEATURES, mirror_features, pose_features
+from pi_coach.moves import BALLET_MOVES, NONE
+from pi_coach.pose import Pose
+
+CLASSES = BALLET_MOVES + (NONE,)
+
+
+@dataclass
+class Windows:
+    """N windows of T frames of pose features, with what each is and where it came from."""
+
+    x: np.ndarray  # (N, T, 99) float32
+    y: np.ndarray  # (N,) int class index into labels
+    subject: np.ndarray  # (N,) str
+    camera: np.ndarray  # (N,) str
+    sample: np.ndarray  # (N,) str
+    kind: np.ndarray  # (N,) "still" or "clip"
+    labels: tuple[str, ...]
+
+    def take(self, mask: np.ndarray) -> Windows:
+        return Windows(self.x[mask], self.y[mask], self.subject[mask], self.camera[mask], self.sample[mask],
+                       self.kind[mask], self.labels)
+
+
+def load_windows(dirs: list[Path], window: int, labels: tuple[str, ...] = CLASSES, clip_stride: int = 4) -> Windows:
+    """Stills become a held pose (the window is the still repeated; augmentation adds motion);
+    clips are cut into windows labelled with the move of their last frame."""
+    xs, ys, subj, cams, names, kinds = [], [], [], [], [], []
+    for d in dirs:
+        for row in csv.DictReader(open(d / "labels.csv")):
+            if row["move"] not in labels:
+                continue
+            arr = np.load(d / "landmarks" / f"{row['sample']}.npy").reshape(-1, 33, 4)
+            w, h = int(row.get("width") or 1), int(row.get("height") or 1)
+            feats = np.stack([pose_features(Pose(a, w, h) if np.isfinite(a[:, 0]).any() else None) for a in arr])
+            if len(arr) == 1:
+                windows, moves = [np.repeat(feats, window, axis=0)], [row["move"]]
+            else:
+                frame_moves = _frame_moves(d, row, len(arr))
+                starts = range(0, max(1, len(arr) - window + 1), clip_stride)
+                windows = [feats[s: s + window] for s in starts if s + window <= len(arr)]
+                moves = [frame_moves[s + window - 1] for s in starts if s + window <= len(arr)]
+            for win, move in zip(windows, moves):
+                if move not in labels:
+                    continue
+                xs.append(win)
+                ys.append(labels.index(move))
+                subj.append(row.get("subject", ""))
+                cams.append(row.get("camera", ""))
+                names.append(f"{d.name}/{row['sample']}")
+                kinds.append("still" if len(arr) == 1 else "clip")
+    if not xs:
+        raise SystemExit(f"no samples with labels {labels} in {', '.join(map(str, dirs))}")
+    return Windows(np.stack(xs).astype(np.float32), np.array(ys), np.array(subj), np.array(cams), np.array(names),
+                   np.array(kinds), labels)
+
+
+def _frame_moves(d: Path, row: dict, n: int) -> list[str]:
+    truth = d / "truth" / f"{row['sample']}.json"
+    if truth.is_file():
+        moves = json.loads(truth.read_text()).get("frame_moves")
+        if moves and len(moves) == n:
+            return moves
+    return [row["move"]] * n
+
+
+def split(data: Windows, seed: int, test_subjects: float = 0.2,
+          test_views: tuple[str, ...] = ("front-right", "back-left")) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test masks: test holds whole subjects and whole camera views, train neither."""
+    rng = np.random.default_rng(seed)
+    subjects = np.unique(data.subject)
+    held = rng.choice(subjects, max(1, round(len(subjects) * test_subjects)), replace=False)
+    test = np.isin(data.subject, held) | np.isin(data.camera, test_views)
+    return ~test, test
+
+
+def subject_folds(data: Windows, k: int, seed: int) -> list[np.ndarray]:
+    """k masks over the data, each holding out a different set of whole subjects."""
+    rng = np.random.default_rng(seed)
+    subjects = rng.permutation(np.unique(data.subject))
+    return [np.isin(data.subject, part) for part in np.array_split(subjects, k)]
+
+
+def augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Mirror (moves are the same on either side), in-plane rotation, scale, jitter, dropped frames."""
+    x = x.copy()
+    n, t, _ = x.shape
+    flip = rng.uniform(size=n) < 0.5
+    x[flip] = mirror_features(x[flip])
+    f = x.reshape(n, t, NUM_FEATURES // 3, 3)
+    seen = f[..., 2:3] > 0
+    angle = np.radians(rng.uniform(-12, 12, n))
+    scale = rng.uniform(0.9, 1.1, n)
+    c, s = np.cos(angle) * scale, np.sin(angle) * scale
+    px, py = f[..., 0].copy(), f[..., 1].copy()
+    f[..., 0] = c[:, None, None] * px - s[:, None, None] * py
+    f[..., 1] = s[:, None, None] * px + c[:, None, None] * py
+    f[..., :2] += rng.normal(0, 0.02, f[..., :2].shape).astype(np.float32)
+    f[..., :2] *= seen  # unknown landmarks stay at zero
+    drop = rng.uniform(size=(n, t)) < 0.2  # a dropped frame repeats the one before
+    for i in range(1, t):
+        f[drop[:, i], i] = f[drop[:, i], i - 1]
+    return f.reshape(n, t, NUM_FEATURES)
