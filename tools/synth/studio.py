@@ -65,6 +65,9 @@ class SampleSpec:
     look: Look
     frames: int
     fill: float  # share of the frame the dancer spans
+    then: tuple[str, ...] = ()  # clips: correct moves danced after the first, in order
+    ramp: int = 10  # clips: frames of each transition
+    hold: int = 20  # clips: frames each move is held
 
 
 def subject(seed: int, k: int) -> Subject:
@@ -106,9 +109,15 @@ def sample_spec(seed: int, index: int, kind: str, subjects: int, fault_rate: flo
                 tint=tuple(float(v) for v in rng.uniform(0.8, 1.1, 3)),
                 extras={"barre_height": float(rng.uniform(0.9, 1.1)), "blur": float(rng.uniform(0, 1.2)),
                         "noise": float(rng.uniform(0, 6)), "jpeg": int(rng.integers(70, 96))})
-    frames = int(rng.integers(30, 91)) if kind == "clip" else 1
     fill = float(rng.uniform(0.45, 0.85))
-    return SampleSpec(f"{kind}{index:06d}", kind, move, fault, magnitude, side, who, cam, view, look, frames, fill)
+    then, ramp, hold, frames = (), 10, 20, 1
+    if kind == "clip":
+        ballet = [c for c in classes if c != "none"] or list(moves.MOVES)
+        then = tuple(str(m) for m in rng.choice(ballet, int(rng.integers(0, 3)))) if move != "none" else ()
+        ramp, hold = int(rng.integers(8, 16)), int(rng.integers(12, 36))
+        frames = (len(then) + 2) * ramp + (len(then) + 1) * hold  # in, each move held, between, out
+    return SampleSpec(f"{kind}{index:06d}", kind, move, fault, magnitude, side, who, cam, view, look, frames, fill,
+                      then, ramp, hold)
 
 
 def _framed(body, cam: Camera, fill: float) -> Camera:
@@ -209,27 +218,30 @@ class Worker:
         return self._row(spec, cam, float(found is not None), error)
 
     def _clip(self, spec: SampleSpec, rng) -> dict:
-        """A move's preparation, peak, hold and recovery, from and back to standing."""
-        start, _ = moves.build("none", None, 0, spec.side, rng)
-        peak, lift = moves.build(spec.move, spec.fault or None, spec.magnitude, spec.side, rng)
-        n = spec.frames
-        ramp = max(4, n // 4)
-        cam = None
-        bodies, labels, landmarks, found_count, errors = [], [], [], 0, []
+        """From standing into the move (and on into the ``then`` moves), each held, and back.
+
+        A frame is labelled with a move once the body is 80% of the way into it, ``none`` while
+        80% standing, and ``transition`` in between (left out of training)."""
+        keys = [(*moves.build("none", None, 0, spec.side, rng), "none")]
+        keys.append((*moves.build(spec.move, spec.fault or None, spec.magnitude, spec.side, rng), spec.move))
+        keys += [(*moves.build(m, None, 0, spec.side, rng), m) for m in spec.then]
+        keys.append(keys[0])
+        frames = []  # (pose, lift, label) per frame
+        for k, ((a, lift_a, lab_a), (b, lift_b, lab_b)) in enumerate(zip(keys, keys[1:])):
+            if k > 0:
+                frames += [(a, lift_a, lab_a)] * spec.hold
+            for t in range(spec.ramp):
+                x = 0.5 - 0.5 * math.cos(math.pi * (t + 1) / spec.ramp)
+                label = lab_b if x >= 0.8 else lab_a if x <= 0.2 else "transition"
+                frames.append((moves.interpolate(a, b, x), lift_a + (lift_b - lift_a) * x, label))
+        cam = _framed(self._pose(spec, keys[1][0], keys[1][1]), spec.camera, spec.fill)
         folder = self.out / "images" / spec.name
         if self.save_clip_images:
             folder.mkdir(parents=True, exist_ok=True)
-        truth = []
+        bodies, landmarks, truth, errors, found_count = [], [], [], [], 0
         with self.video_estimator(video=True) as est:
-            for t in range(n):
-                if t < ramp:
-                    x = 0.5 - 0.5 * math.cos(math.pi * t / ramp)
-                elif t >= n - ramp:
-                    x = 0.5 + 0.5 * math.cos(math.pi * (t - (n - ramp)) / ramp)
-                else:
-                    x = 1.0
-                body = self._pose(spec, moves.interpolate(start, peak, x), lift * x)
-                cam = cam or _framed(self._pose(spec, peak, lift), spec.camera, spec.fill)
+            for t, (pose_spec, lift, _) in enumerate(frames):
+                body = self._pose(spec, pose_spec, lift)
                 data = _degrade(render(body, cam, spec.look, rng), spec.look, rng)
                 if self.save_clip_images:
                     (folder / f"{t:04d}.jpg").write_bytes(data)
@@ -244,10 +256,10 @@ class Worker:
                     found_count += 1
                     errors.append(landmark_error(arr, truth[-1], cam.width, cam.height))
                 bodies.append(body)
-                labels.append(spec.move if x >= 0.8 else "none")
         np.save(self.out / "landmarks" / f"{spec.name}.npy", np.stack(landmarks).astype(np.float32))
         np.save(self.out / "truth" / f"{spec.name}.npy", np.stack(truth))
-        self._write_truth(spec, cam, bodies, labels)
+        self._write_truth(spec, cam, bodies, [label for _, _, label in frames])
+        n = len(frames)
         return self._row(spec, cam, found_count / n, float(np.nanmean(errors)) if errors else math.nan)
 
     def _write_truth(self, spec: SampleSpec, cam: Camera, bodies, labels) -> None:
@@ -260,12 +272,13 @@ class Worker:
     def _row(self, spec: SampleSpec, cam: Camera, detected: float, error: float) -> dict:
         return {"sample": spec.name, "move": spec.move, "fault": spec.fault or "none", "magnitude": spec.magnitude,
                 "side": spec.side, "subject": spec.subject.id, "camera": spec.view, "kind": spec.kind,
+                "sequence": "+".join((spec.move, *spec.then)) if spec.kind == "clip" else "",
                 "frames": spec.frames, "width": cam.width, "height": cam.height,
                 "detected": round(detected, 3), "landmark_error": round(error, 4) if math.isfinite(error) else ""}
 
 
-COLUMNS = ("sample", "move", "fault", "magnitude", "side", "subject", "camera", "kind", "frames", "width", "height",
-           "detected", "landmark_error")
+COLUMNS = ("sample", "move", "fault", "magnitude", "side", "subject", "camera", "kind", "sequence", "frames",
+           "width", "height", "detected", "landmark_error")
 
 
 def write_labels(path: Path, rows: list[dict]) -> None:
