@@ -57,7 +57,8 @@ def mirror_features(features: np.ndarray) -> np.ndarray:
     return f.reshape(features.shape)
 
 
-def _interpreter(path: Path, threads: int):
+def load_interpreter(path: Path, threads: int):
+    """A TFLite interpreter for the file, tensors allocated; ModelError naming the file if not."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:  # a box with only the older runtime
@@ -91,7 +92,7 @@ class MoveClassifier:
             raise ModelError(f"{spec_path}: not a valid model spec ({exc})") from None
         if self.kind == "landmarks" and self.spec.get("features") != FEATURES:
             raise ModelError(f"{spec_path}: features {self.spec.get('features')!r}, this pi-coach computes {FEATURES!r}")
-        self._interp = _interpreter(self.path, threads)
+        self._interp = load_interpreter(self.path, threads)
         self._in = self._interp.get_input_details()[0]
         self._out = self._interp.get_output_details()[0]
         expected = [1, self.window, NUM_FEATURES] if self.kind == "landmarks" else [1, *self.spec["image_size"], 3]
@@ -101,7 +102,8 @@ class MoveClassifier:
             raise ModelError(f"{self.path}: {int(self._out['shape'][-1])} outputs but {len(self.labels)} labels in {spec_path}")
         self._history: deque[np.ndarray] = deque(maxlen=self.window)
 
-    def _run(self, x: np.ndarray) -> MoveGuess:
+    def classify_input(self, x: np.ndarray) -> MoveGuess:
+        """Run the model on one input as the spec describes it (float; quantized here)."""
         scale, zero = self._in["quantization"]
         if self._in["dtype"] != np.float32:
             info = np.iinfo(self._in["dtype"])
@@ -117,7 +119,7 @@ class MoveClassifier:
 
     def classify_window(self, features: np.ndarray) -> MoveGuess:
         """Classify a ``(window, 99)`` array of pose features."""
-        return self._run(np.asarray(features, np.float32).reshape(self.window, NUM_FEATURES))
+        return self.classify_input(np.asarray(features, np.float32).reshape(self.window, NUM_FEATURES))
 
     def classify_pose(self, pose: Pose | None) -> MoveGuess:
         """Add a pose to the live window and classify the window (a still fills it alone)."""
@@ -134,7 +136,7 @@ class MoveClassifier:
     def classify_image(self, bgr: np.ndarray, pose: Pose | None = None) -> MoveGuess:
         """Image models: the dancer's box (from the pose, else the whole frame) letterboxed to
         the model's input size."""
-        return self._run(letterbox(person_crop(bgr, pose), tuple(self.spec["image_size"])).astype(np.float32) / 255.0)
+        return self.classify_input(letterbox(person_crop(bgr, pose), tuple(self.spec["image_size"])).astype(np.float32) / 255.0)
 
 
 def person_crop(bgr: np.ndarray, pose: Pose | None, margin: float = 0.15) -> np.ndarray:

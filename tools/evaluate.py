@@ -71,9 +71,9 @@ def confusion_png(m: dict, labels: tuple[str, ...], path: Path, title: str) -> N
 
 def latency_ms(model_path: Path, threads: int = 2, runs: int = 300) -> float:
     """Median milliseconds per invoke of the TFLite model with the LiteRT interpreter."""
-    from pi_coach.classify import _interpreter
+    from pi_coach.classify import load_interpreter
 
-    interp = _interpreter(model_path, threads)
+    interp = load_interpreter(model_path, threads)
     inp = interp.get_input_details()[0]
     rng = np.random.default_rng(0)
     x = rng.uniform(-100, 100, inp["shape"]).astype(inp["dtype"])  # not zeros: no kernel short-cuts

@@ -61,7 +61,7 @@ def fit(model, x, y, xv, yv, epochs: int, seed: int, augment):
 def int8_predict(path: Path, x: np.ndarray, image: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Predicted class indices and scores of a shipped-format model through the LiteRT interpreter."""
     clf = MoveClassifier(path, threads=2)
-    guesses = [clf._run(v.astype(np.float32)) if image else clf.classify_window(v) for v in x]
+    guesses = [clf.classify_input(v.astype(np.float32)) if image else clf.classify_window(v) for v in x]
     scores = np.array([[g.scores[lab] for lab in clf.labels] for g in guesses])
     return scores.argmax(1), scores
 

@@ -117,9 +117,8 @@ class Move:
 
 
 def first_position(f: dict) -> Pose:
-    turn = 40 - f.get("heels_apart", 0) * 0.0
-    legs = merge(leg("L", [("z", turn), ("y", 10 - f.get("heels_apart", 0))]),
-                 leg("R", [("z", -turn), ("y", -10 + f.get("heels_apart", 0))]))
+    apart = f.get("heels_apart", 0.0)
+    legs = merge(leg("L", [("z", 40), ("y", 10 - apart)]), leg("R", [("z", -40), ("y", -10 + apart)]))
     bend = f.get("knees_bent", 0.0)
     return merge(legs, knee("L", bend), knee("R", bend), foot("L", -bend), foot("R", -bend),
                  spine(forward=f.get("torso_leaning", 0.0)), arms("bras_bas"))
