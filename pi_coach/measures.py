@@ -89,30 +89,20 @@ def resolve_side(pose: Pose, strategy: str, min_visibility: float) -> str | None
     """Which side is the working (moving) one, by the rule file's strategy; None if unseen."""
     if strategy in SIDES:
         return strategy
-
-    def seen(*names):
-        return all(pose.is_visible(n, min_visibility) for n in names)
-
+    if strategy not in SIDE_STRATEGIES:
+        raise ValueError(f"unknown working_side strategy {strategy!r}")
+    if not all(pose.is_visible(n, min_visibility) for n in side_landmarks(strategy)):
+        return None
     if strategy in ("higher_ankle", "lower_ankle"):
-        if not seen("left_ankle", "right_ankle"):
-            return None
         left_higher = pose.xy("left_ankle")[1] < pose.xy("right_ankle")[1]
         return "left" if left_higher == (strategy == "higher_ankle") else "right"
     if strategy == "further_ankle":
-        if not seen("left_ankle", "right_ankle", "left_hip", "right_hip"):
-            return None
         mid = (pose.xy("left_hip") + pose.xy("right_hip")) / 2
         dl = abs(pose.xy("left_ankle")[0] - mid[0])
         dr = abs(pose.xy("right_ankle")[0] - mid[0])
         return "left" if dl > dr else "right"
-    if strategy == "more_bent_knee":
-        angles = {}
-        for s in SIDES:
-            if not seen(f"{s}_hip", f"{s}_knee", f"{s}_ankle"):
-                return None
-            angles[s] = geometry.joint_angle(pose.xy(f"{s}_hip"), pose.xy(f"{s}_knee"), pose.xy(f"{s}_ankle"))
-        return "left" if angles["left"] < angles["right"] else "right"
-    raise ValueError(f"unknown working_side strategy {strategy!r}")
+    angles = {s: geometry.joint_angle(pose.xy(f"{s}_hip"), pose.xy(f"{s}_knee"), pose.xy(f"{s}_ankle")) for s in SIDES}
+    return "left" if angles["left"] < angles["right"] else "right"  # more_bent_knee
 
 
 SIDE_STRATEGIES = ("higher_ankle", "lower_ankle", "further_ankle", "more_bent_knee", "left", "right")

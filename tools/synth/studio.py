@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from pi_coach.pose import INDEX, NUM_LANDMARKS
+from pi_coach.pose_estimator import PoseEstimator  # mediapipe itself loads on first use
 
 from . import moves
 from .body import BodyModel
@@ -182,11 +183,8 @@ class Worker:
     """Per-process state: the body model and MediaPipe, loaded once."""
 
     def __init__(self, out: Path, save_clip_images: bool):
-        from pi_coach.pose_estimator import PoseEstimator
-
         self.body = BodyModel()
         self.stills = PoseEstimator(video=False)
-        self.video_estimator = PoseEstimator
         self.out = out
         self.save_clip_images = save_clip_images
 
@@ -239,7 +237,7 @@ class Worker:
         if self.save_clip_images:
             folder.mkdir(parents=True, exist_ok=True)
         bodies, landmarks, truth, errors, found_count = [], [], [], [], 0
-        with self.video_estimator(video=True) as est:
+        with PoseEstimator(video=True) as est:
             for t, (pose_spec, lift, _) in enumerate(frames):
                 body = self._pose(spec, pose_spec, lift)
                 data = _degrade(render(body, cam, spec.look, rng), spec.look, rng)
@@ -265,7 +263,7 @@ class Worker:
     def _write_truth(self, spec: SampleSpec, cam: Camera, bodies, labels) -> None:
         doc = {"sample": spec.name, "move": spec.move, "fault": spec.fault, "magnitude": spec.magnitude,
                "side": spec.side, "subject": asdict(spec.subject), "camera": asdict(cam),
-               "look": {k: v for k, v in asdict(spec.look).items()}, "frame_moves": labels,
+               "look": asdict(spec.look), "frame_moves": labels,
                "joints3d": [{n: [round(float(c), 4) for c in p] for n, p in b.joints.items()} for b in bodies]}
         (self.out / "truth" / f"{spec.name}.json").write_text(json.dumps(doc))
 
