@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 
 from . import __version__
 from .classify import ModelError
+from .config import DISPLAYS
 from .landmark_files import LandmarkFileError, read_landmarks
 from .moves import NONE
 from .pose import Pose
@@ -272,6 +274,49 @@ def cmd_rules_validate(args) -> int:
     return 1 if bad else 0
 
 
+# --- run (the appliance) -----------------------------------------------------------------------
+
+
+class JournalFormatter(logging.Formatter):
+    """Log lines for journald: a ``<N>`` syslog priority prefix, which journald turns into the level."""
+
+    PRIORITIES = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"<{self.PRIORITIES.get(record.levelno, 6)}>{super().format(record)}"
+
+
+def setup_logging(verbose: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if os.environ.get("JOURNAL_STREAM"):  # under systemd: stderr goes to the journal
+        handler.setFormatter(JournalFormatter("%(name)s: %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
+
+
+def cmd_run(args) -> int:
+    from .config import ConfigError, load_config
+    from .service import ConsoleSink, Service
+
+    try:
+        config = load_config(args.config).with_overrides({
+            "camera.source": args.source, "display.driver": args.display, "session.state_dir": args.state_dir,
+            "display.emulator_output": args.emulator_output, "rules.dir": args.rules,
+            "model.path": str(args.model) if args.model else None,
+            "camera.realtime": False if args.fast else None, "camera.loop": True if args.loop else None})
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    setup_logging(args.verbose)
+    console = None if args.quiet else ConsoleSink(as_json=args.json)
+    service = Service(config, console=console)
+    service.install_signals()
+    code = service.run()
+    if args.stats:
+        Path(args.stats).write_text(json.dumps(service.stats.summary(), indent=1))
+    return code
+
+
 # --- entry point -------------------------------------------------------------------------------
 
 
@@ -306,6 +351,22 @@ def build_parser() -> argparse.ArgumentParser:
     v = rsub.add_parser("validate", help="validate rule files; every error with file, line and reason")
     v.add_argument("paths", type=Path, nargs="+", help="rule files or directories")
     v.set_defaults(func=cmd_rules_validate)
+
+    p = sub.add_parser("run", help="the coach itself: camera, OLED and buzzer (the systemd service's command)")
+    p.add_argument("--config", type=Path, help="config file (default: /etc/pi-coach/config.toml when present)")
+    p.add_argument("--source", help="camera, webcam:N, a video file or an image folder (overrides camera.source)")
+    p.add_argument("--display", choices=DISPLAYS, help="overrides display.driver")
+    p.add_argument("--emulator-output", help="--display emulator: a .gif, or a folder for PNGs")
+    p.add_argument("--state-dir", help="where the session log goes (overrides session.state_dir)")
+    p.add_argument("--rules", help="rule directory (overrides rules.dir)")
+    p.add_argument("--model", type=Path, help="move model .tflite (overrides model.path)")
+    p.add_argument("--fast", action="store_true", help="files: as fast as possible instead of at their own frame rate")
+    p.add_argument("--loop", action="store_true", help="files: start again at the end")
+    p.add_argument("--json", action="store_true", help="print events as JSON lines")
+    p.add_argument("--quiet", action="store_true", help="print nothing but the log")
+    p.add_argument("--stats", type=Path, help="write the run's figures (fps, drops, latency, RSS) as JSON here at the end")
+    p.add_argument("--verbose", action="store_true", help="debug logging")
+    p.set_defaults(func=cmd_run)
     return parser
 
 

@@ -1,0 +1,336 @@
+"""The appliance: ``pi-coach run``. Wires a frame source, MediaPipe, the move model, the rules and
+the Coach to the OLED, the buzzer, the console and the session log, and speaks to systemd.
+
+The loop takes the newest frame (older ones are dropped and counted), and every stage that can
+fail on a studio day fails alone: a bad frame is skipped, a missing camera is waited for, a
+missing screen or buzzer is done without, a full disk stops only the log, a broken rule set on
+SIGHUP is refused while the old one keeps coaching. READY=1 goes out once the models are loaded
+and the first frame is processed (or the camera is known to be missing, so systemd does not
+restart a box that is only waiting for its camera); WATCHDOG=1 comes from the loop itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import resource
+import signal
+import sqlite3
+import statistics
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .classify import ModelError, MoveClassifier
+from .coach import Coach, CoachSettings, CoachState, Event
+from .config import Config
+from .feedback.buzzer import EVENT_PATTERNS, BuzzerPlayer
+from .feedback.oled import Screen, open_device
+from .feedback.session_log import SessionLog, SessionLogError
+from .moves import NONE
+from .rulebook import Rulebook, load_rules
+from .sources import SourceError
+from .sources.live import LatestFrame, LiveSource, open_source
+from .systemd import Notifier
+
+log = logging.getLogger("pi_coach")
+
+NOTICE_SECONDS = 6.0  # how long a refused rule set is shown on the screen
+
+
+@dataclass
+class Stats:
+    """What the service counts: for STATUS=, the session log, the benchmark and the soak test."""
+
+    started: float = field(default_factory=time.monotonic)
+    ready_after: float | None = None
+    frames: int = 0
+    dropped: int = 0  # frames the camera delivered that the loop had no time for
+    pose_errors: int = 0
+    nobody: int = 0
+    reloads: int = 0
+    refused_reloads: int = 0
+    latencies: deque = field(default_factory=lambda: deque(maxlen=2000))  # seconds, capture to feedback
+    frame_times: deque = field(default_factory=lambda: deque(maxlen=120))
+
+    @property
+    def fps(self) -> float:
+        t = self.frame_times
+        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
+
+    def summary(self) -> dict:
+        lat = sorted(self.latencies)
+        return {"frames": self.frames, "dropped": self.dropped, "pose_errors": self.pose_errors, "nobody": self.nobody,
+                "fps": round(self.fps, 2), "ready_after_s": None if self.ready_after is None else round(self.ready_after, 3),
+                "latency_median_ms": round(1000 * statistics.median(lat), 1) if lat else None,
+                "latency_p95_ms": round(1000 * lat[int(0.95 * (len(lat) - 1))], 1) if lat else None,
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "reloads": self.reloads, "refused_reloads": self.refused_reloads}
+
+
+class ConsoleSink:
+    """Desktop output: one line when what the screen says changes, or JSON lines of events."""
+
+    def __init__(self, stream=sys.stdout, as_json: bool = False):
+        self.stream, self.as_json = stream, as_json
+        self._last: tuple = ()
+
+    def show(self, state: CoachState) -> None:
+        if self.as_json:
+            for e in state.events:
+                print(json.dumps({"time": round(e.time, 3), "event": e.kind, "move": e.move, **e.detail}),
+                      file=self.stream, flush=True)
+            return
+        now = (state.move, state.message)
+        if now != self._last:
+            self._last = now
+            move = f"{state.title} {state.confidence:.2f}" if state.move != NONE else "-"
+            print(f"{state.time:7.2f}s  {move:<24} {state.message}", file=self.stream, flush=True)
+
+
+class Service:
+    """One run of the coach, from start to SIGTERM (or the end of a file source)."""
+
+    def __init__(self, config: Config, source: LiveSource | None = None, console: ConsoleSink | None = None,
+                 notifier: Notifier | None = None, estimator_factory=None):
+        self.config = config
+        cam = config.section("camera")
+        self.source = source or open_source(cam["source"], cam["width"], cam["height"], cam["fps"], cam["loop"])
+        self.console = console
+        self.notifier = notifier or Notifier(fraction=config["service.watchdog_fraction"])
+        self._estimator_factory = estimator_factory
+        self.stats = Stats()
+        self.rulebook = Rulebook()
+        self.rules_version = ""
+        self.classifier: MoveClassifier | None = None
+        self._stop = False
+        self._reload = False
+        self._notice, self._notice_until = "", 0.0
+        self._last_status = -1e9
+        self._last_time = 0.0  # the source time of the last processed frame
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def load_rules(self) -> list[str]:
+        """Load the configured rule set; on any error keep the rules in force and return the errors."""
+        from .cli import default_rules_dir
+
+        rules_dir = Path(self.config["rules.dir"] or default_rules_dir())
+        try:
+            rulebook, errors = load_rules(rules_dir)
+        except OSError as exc:
+            return [str(exc)]
+        if errors:
+            return [str(e) for e in errors]
+        if not rulebook.moves:
+            return [f"{rules_dir}: no rule files"]
+        self.rulebook = rulebook
+        self.rules_version = ", ".join(f"{m}@{r.version}" for m, r in sorted(rulebook.moves.items()))
+        return []
+
+    def load_model(self) -> None:
+        from .cli import default_model
+
+        path = self.config["model.path"] or default_model()
+        if not self.config["model.path"] and not Path(path).is_file():
+            log.warning("no move model at %s: the rule files' match picks the move", path)
+            return
+        try:
+            self.classifier = MoveClassifier(path, threads=self.config["model.threads"])
+        except ModelError as exc:
+            log.error("%s; the rule files' match picks the move", exc)
+            self._set_notice(f"Model broken: {Path(path).name}", forever=True)
+
+    def _set_notice(self, text: str, forever: bool = False) -> None:
+        self._notice, self._notice_until = text, float("inf") if forever else time.monotonic() + NOTICE_SECONDS
+
+    # -- signals ----------------------------------------------------------------------------
+
+    def install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
+
+    def _on_stop(self, signum, frame) -> None:
+        self._stop = True
+
+    def _on_reload(self, signum, frame) -> None:
+        self._reload = True
+
+    def stop(self) -> None:
+        self._stop = True
+
+    def reload_rules(self, session: SessionLog | None, screen: Screen, buzzer: BuzzerPlayer | None) -> bool:
+        """SIGHUP: swap in the new rule set, or refuse it and keep the old one, saying why."""
+        self.notifier.send("RELOADING=1", f"MONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}")
+        errors = self.load_rules()
+        if errors:
+            self.stats.refused_reloads += 1
+            for e in errors:
+                log.error("rules refused: %s", e)
+            log.error("the old rules stay in force (%s)", self.rules_version)
+            self._set_notice(f"New rules refused: {errors[0]}")
+            if buzzer:
+                buzzer.play("fault")
+            if session:
+                session.add_event(time.time(), "rules_refused", {"errors": errors})
+        else:
+            self.stats.reloads += 1
+            log.info("rules reloaded: %s", self.rules_version)
+            if session:
+                session.add_event(time.time(), "rules_reloaded", {"rules": self.rules_version})
+        self.notifier.send("READY=1", f"STATUS={'rules refused, old rules kept' if errors else 'rules reloaded'}")
+        return not errors
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> int:
+        errors = self.load_rules()
+        if errors:
+            for e in errors:
+                log.error("rules: %s", e)
+            self.notifier.send(f"STATUS=cannot start: {errors[0]}")
+            return 1
+        self.load_model()
+        from .pose_estimator import PoseEstimator
+
+        estimator = (self._estimator_factory or (lambda: PoseEstimator(video=True)))()
+        s = self.config.section("coach")
+        coach = Coach(self.rulebook, CoachSettings(**s))
+        disp = self.config.section("display")
+        screen = Screen(lambda: open_device(disp["driver"], disp["i2c_port"], disp["i2c_address"], disp["rotate"],
+                                            disp["emulator_output"]), disp["min_interval"])
+        screen.show(None, force=True)
+        buzz = self.config.section("buzzer")
+        buzzer = BuzzerPlayer(buzz["pin"], buzz["tonal"], buzz["quiet_hours"]) if buzz["enabled"] else None
+        session = self._open_session()
+        frames = LatestFrame(self.source, realtime=self.config["camera.realtime"],
+                             retry_max=self.config["camera.retry_max"]).start()
+        camera_problem = None
+        try:
+            while not self._stop:
+                if self._reload:
+                    self._reload = False
+                    if self.reload_rules(session, screen, buzzer):
+                        coach.rulebook = self.rulebook
+                got = frames.get(timeout=0.5)
+                self.stats.dropped = frames.dropped
+                self.notifier.ping()
+                if got is None:
+                    if frames.ended:
+                        break
+                    if frames.problem and frames.problem != camera_problem:
+                        camera_problem = frames.problem
+                        if buzzer:
+                            buzzer.play("fault")
+                        if session:
+                            session.add_event(time.time(), "camera_missing", {"reason": camera_problem})
+                        if self.stats.ready_after is None:
+                            self._ready(f"waiting for the camera: {camera_problem}")
+                    if frames.problem:
+                        screen.show(None, "Camera missing - retrying", force=True)
+                        self._status(coach, f"camera missing: {frames.problem}")
+                    continue
+                if camera_problem and session:
+                    session.add_event(time.time(), "camera_back", {})
+                camera_problem = None
+                state = self._process(got, estimator, coach)
+                if state is None:
+                    continue
+                self._feedback(state, screen, buzzer, session)
+                self.stats.latencies.append(time.monotonic() - got[1])
+                if self.stats.ready_after is None:
+                    self._ready(f"coaching from {self.source.name}")
+                self._status(coach)
+        finally:
+            frames.stop()
+            self.notifier.send("STOPPING=1")
+            end = coach.finish(self._last_time)
+            if session:
+                self._log_events(session, end)
+                try:
+                    session.close(self.stats.frames, self.stats.dropped)
+                except Exception as exc:  # a full disk at the very end: the log says what it could
+                    log.error("session log %s: %s", session.path, exc)
+            screen.close()
+            if buzzer:
+                buzzer.close()
+            estimator.close()
+            log.info("stopped: %s", json.dumps(self.stats.summary()))
+            self.notifier.close()
+        return 0
+
+    def _process(self, got, estimator, coach: Coach) -> CoachState | None:
+        frame, _captured = got
+        try:
+            pose = estimator.estimate(frame.image, frame.timestamp)
+        except Exception as exc:  # MediaPipe on a broken frame: skip it, count it
+            self.stats.pose_errors += 1
+            if self.stats.pose_errors in (1, 10, 100) or self.stats.pose_errors % 1000 == 0:
+                log.warning("frame %d skipped (%s: %s); %d so far", frame.index, exc.__class__.__name__, exc,
+                            self.stats.pose_errors)
+            return None
+        self.stats.frames += 1
+        self.stats.frame_times.append(time.monotonic())
+        self._last_time = frame.timestamp
+        if pose is None:
+            self.stats.nobody += 1
+            scores = {NONE: 1.0}
+        elif self.classifier is None:
+            scores = dict(self.rulebook.best_matches(pose)) or {NONE: 1.0}
+        elif self.classifier.kind == "landmarks":
+            scores = self.classifier.classify_pose(pose).scores
+        else:
+            scores = self.classifier.classify_image(frame.image, pose).scores
+        return coach.update(frame.timestamp, pose, scores)
+
+    def _feedback(self, state: CoachState, screen: Screen, buzzer: BuzzerPlayer | None, session: SessionLog | None) -> None:
+        notice = self._notice if time.monotonic() < self._notice_until else ""
+        screen.show(state, notice, force=bool(state.events))
+        if buzzer:
+            for e in state.events:
+                if e.kind in EVENT_PATTERNS:
+                    buzzer.play(EVENT_PATTERNS[e.kind])
+        if self.console:
+            self.console.show(state)
+        if session:
+            self._log_events(session, state.events)
+            if state.verdict is not None:
+                session.add_measurements(state.time, state.move, state.verdict.results)
+
+    @staticmethod
+    def _log_events(session: SessionLog, events: tuple[Event, ...] | list[Event]) -> None:
+        for e in events:
+            d = e.detail
+            if e.kind == "move_end":
+                session.add_move(e.move, d["start"], d["duration"], d["peak_confidence"], d["mean_confidence"], d["held"])
+            elif e.kind == "correction":
+                session.add_correction(e.time, e.move, d["check"], d["message"], d["severity"], d["value"])
+            elif e.kind in ("well_done", "hint"):
+                session.add_event(time.time(), e.kind, {"move": e.move, "at": e.time, **d})
+
+    def _open_session(self) -> SessionLog | None:
+        path = self.config.log_path
+        try:
+            return SessionLog(path, source=self.source.name, model=str(self.classifier.path if self.classifier else ""),
+                              rules=self.rules_version, profile=self.config["session.profile"])
+        except (OSError, SessionLogError, sqlite3.Error) as exc:  # a read-only state dir, a broken file
+            log.error("session log %s: %s; coaching without a log", path, exc)
+            return None
+
+    def _ready(self, status: str) -> None:
+        self.stats.ready_after = time.monotonic() - self.stats.started
+        log.info("ready after %.2f s: %s", self.stats.ready_after, status)
+        self.notifier.ready(status)
+
+    def _status(self, coach: Coach, problem: str = "") -> None:
+        now = time.monotonic()
+        if now - self._last_status < self.config["service.status_interval"]:
+            return
+        self._last_status = now
+        move = coach.move if coach.move != NONE else "no move"
+        text = problem or (f"{self.stats.fps:.1f} fps, {move}, {self.stats.frames} frames, {self.stats.dropped} dropped, "
+                           f"{self.stats.pose_errors} bad")
+        self.notifier.status(text)
