@@ -20,9 +20,13 @@ $(VENV)/.synth: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[dev,synth,train]'
 	touch $@
 
-# The main job on shipped sample input (no Pi needed): photos and a video, annotated.
+# The main job on shipped sample input (no Pi needed): the coach itself on the sample video, with
+# the OLED emulated (out/oled.gif) and the buzzer on gpiozero's mock pins; then photos and the
+# video analysed and annotated.
 demo: setup
 	mkdir -p $(OUT)
+	GPIOZERO_PIN_FACTORY=mock $(VENV)/bin/pi-coach run --source samples/video/stepping.webm \
+		--display emulator --emulator-output $(OUT)/oled.gif --state-dir $(OUT)/state
 	$(VENV)/bin/pi-coach analyze samples/photos --annotate $(OUT)/photos
 	$(VENV)/bin/pi-coach analyze samples/video/stepping.webm --step 2 --annotate $(OUT)/stepping.gif
 
@@ -31,6 +35,7 @@ test: $(VENV)/.synth
 
 bench: setup
 	$(PY) -m tools.bench pipeline
+	$(PY) -m tools.bench daemon
 
 # A small synthetic dataset (a few hundred stills and clips) and how the rules do on its faults.
 data: $(VENV)/.synth

@@ -37,7 +37,7 @@ from .systemd import Notifier
 
 log = logging.getLogger("pi_coach")
 
-NOTICE_SECONDS = 6.0  # how long a refused rule set is shown on the screen
+NOTICE_SECONDS = 6.0  # how long a refused rule set or a broken model is shown on the screen
 
 
 @dataclass
@@ -141,10 +141,10 @@ class Service:
             self.classifier = MoveClassifier(path, threads=self.config["model.threads"])
         except ModelError as exc:
             log.error("%s; the rule files' match picks the move", exc)
-            self._set_notice(f"Model broken: {Path(path).name}", forever=True)
+            self._set_notice(f"Model broken: {Path(path).name}")
 
-    def _set_notice(self, text: str, forever: bool = False) -> None:
-        self._notice, self._notice_until = text, float("inf") if forever else time.monotonic() + NOTICE_SECONDS
+    def _set_notice(self, text: str) -> None:
+        self._notice, self._notice_until = text, time.monotonic() + NOTICE_SECONDS
 
     # -- signals ----------------------------------------------------------------------------
 
