@@ -21,15 +21,16 @@ GREEN, RED, GREY, WHITE = (60, 200, 60), (60, 60, 230), (150, 150, 150), (255, 2
 STATUS_COLOUR = {"ok": GREEN, "low": RED, "high": RED, "unmeasured": GREY}
 
 
-@lru_cache(maxsize=8)
-def _font(size: int) -> ImageFont.ImageFont:
+@lru_cache(maxsize=32)
+def font(size: int, bold: bool = False) -> ImageFont.ImageFont:
     """DejaVu Sans from matplotlib's data (installed with mediapipe) covers accents such as é;
     Pillow's built-in font is the fallback."""
     import importlib.util
 
     spec = importlib.util.find_spec("matplotlib")
     if spec and spec.submodule_search_locations:
-        path = Path(spec.submodule_search_locations[0]) / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
+        name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+        path = Path(spec.submodule_search_locations[0]) / "mpl-data" / "fonts" / "ttf" / name
         if path.is_file():
             return ImageFont.truetype(str(path), size)
     return ImageFont.load_default(size=size)
@@ -95,7 +96,7 @@ def _draw_text(bgr: np.ndarray, analysis: Analysis, labels, rulebook: Rulebook) 
 
     img = Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))  # cvtColor: 10x faster than [..., ::-1]
     draw = ImageDraw.Draw(img, "RGBA")
-    small = _font(max(10, round(size * 0.8)))
+    small = font(max(10, round(size * 0.8)))
     stacked: dict[tuple[int, int], int] = {}  # labels at one joint are stacked, not overprinted
     for at, text, colour in labels:
         key = _pt(at)
@@ -115,7 +116,7 @@ def _draw_text(bgr: np.ndarray, analysis: Analysis, labels, rulebook: Rulebook) 
         lines += [(c.message, RED) for c in corrections[:4]]
         if not corrections:
             lines.append(("Good: every check in band", GREEN))
-    font = _font(size)
+    font = font(size)
     pad = size // 3
     box_h = pad + len(lines) * (size + pad)
     draw.rectangle((0, 0, w, box_h), fill=(0, 0, 0, 160))

@@ -15,6 +15,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from ..coach import CoachState
+from ..draw import font
 
 log = logging.getLogger(__name__)
 
@@ -22,17 +23,12 @@ WIDTH, HEIGHT = 128, 64
 RETRY_SECONDS = 10.0  # how often a missing screen is looked for again
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=size)
-
-
 def _fit(draw: ImageDraw.ImageDraw, text: str, sizes: tuple[int, ...], width: int) -> ImageFont.FreeTypeFont:
-    """The largest font of ``sizes`` that fits the text in ``width`` pixels."""
+    """The largest bold font of ``sizes`` that fits the text in ``width`` pixels."""
     for size in sizes:
-        font = _font(size)
-        if draw.textlength(text, font=font) <= width:
-            return font
-    return _font(sizes[-1])
+        if draw.textlength(text, font=font(size, bold=True)) <= width:
+            return font(size, bold=True)
+    return font(sizes[-1], bold=True)
 
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int, lines: int) -> list[str]:
@@ -57,15 +53,15 @@ def render(state: CoachState | None, notice: str = "") -> Image.Image:
     draw = ImageDraw.Draw(image)
     if notice or state is None:
         title, body = ("pi-coach", notice or "Starting...")
-        draw.text((0, 0), title, font=_font(12), fill=1)
+        draw.text((0, 0), title, font=font(12), fill=1)
         draw.line((0, 15, WIDTH, 15), fill=1)
-        for i, line in enumerate(_wrap(draw, body, _font(12), WIDTH, 3)):
-            draw.text((0, 18 + i * 15), line, font=_font(12), fill=1)
+        for i, line in enumerate(_wrap(draw, body, font(12), WIDTH, 3)):
+            draw.text((0, 18 + i * 15), line, font=font(12), fill=1)
         return image
     title = state.title or "Ready"
     draw.text((0, -2), title, font=_fit(draw, title, (20, 18, 16, 14, 12), WIDTH), fill=1)
     if state.message:
-        small = _font(11)
+        small = font(11)
         for i, line in enumerate(_wrap(draw, state.message, small, WIDTH, 2)):
             draw.text((0, 22 + i * 13), line, font=small, fill=1)
     # the bar: hold progress while holding correctly, else the move's confidence
@@ -75,7 +71,7 @@ def render(state: CoachState | None, notice: str = "") -> Image.Image:
         share, label = state.confidence if state.title else 0.0, ""
     draw.rectangle((0, 54, WIDTH - 26, 63), outline=1)
     draw.rectangle((2, 56, 2 + round((WIDTH - 30) * share), 61), fill=1)
-    draw.text((WIDTH - 22, 52), label or f"{round(100 * share)}%", font=_font(10), fill=1)
+    draw.text((WIDTH - 22, 52), label or f"{round(100 * share)}%", font=font(10), fill=1)
     return image
 
 
