@@ -300,8 +300,12 @@ def cmd_run(args) -> int:
     from .service import ConsoleSink, Service
 
     try:
-        config = load_config(args.config).with_overrides({
-            "camera.source": args.source, "display.driver": args.display, "session.state_dir": args.state_dir,
+        config = load_config(args.config)
+        display = args.display
+        if display == "oled":  # the OLED the config names (an ssd1306 unless it says sh1106)
+            display = config["display.driver"] if config["display.driver"] in ("ssd1306", "sh1106") else "ssd1306"
+        config = config.with_overrides({
+            "camera.source": args.source, "display.driver": display, "session.state_dir": args.state_dir,
             "display.emulator_output": args.emulator_output, "rules.dir": args.rules,
             "model.path": str(args.model) if args.model else None,
             "camera.realtime": False if args.fast else None, "camera.loop": True if args.loop else None})
@@ -355,7 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="the coach itself: camera, OLED and buzzer (the systemd service's command)")
     p.add_argument("--config", type=Path, help="config file (default: /etc/pi-coach/config.toml when present)")
     p.add_argument("--source", help="camera, webcam:N, a video file or an image folder (overrides camera.source)")
-    p.add_argument("--display", choices=DISPLAYS, help="overrides display.driver")
+    p.add_argument("--display", choices=("oled", *DISPLAYS),
+                   help="overrides display.driver; oled = the OLED driver the config names")
     p.add_argument("--emulator-output", help="--display emulator: a .gif, or a folder for PNGs")
     p.add_argument("--state-dir", help="where the session log goes (overrides session.state_dir)")
     p.add_argument("--rules", help="rule directory (overrides rules.dir)")

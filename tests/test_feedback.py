@@ -43,6 +43,8 @@ def test_hold_bar_fills_with_the_hold_and_long_words_stay_on_screen():
                       "Keep your standing knee straight and pull up through the thigh while the foot slides out", "correction")
     image = oled.render(long)
     assert np.asarray(image).shape == (64, 128)  # wrapped to two lines, cut with an ellipsis
+    idle = oled.render(CoachState(3.0, "none", "", 0.0, "Step into the frame", "hint"))
+    assert lit(idle, (0, 52, 128, 64)) == 0 and lit(idle, (0, 0, 128, 20)) > 100  # "Ready", no bar
 
 
 def test_dummy_device_shows_the_state_rate_limited_and_only_on_change():

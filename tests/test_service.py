@@ -230,3 +230,16 @@ def test_a_file_source_runs_to_its_end_in_lock_step(tmp_path, shared_data):
     service = Service(config)
     assert service.run() == 0
     assert service.stats.frames == 382 and service.stats.dropped == 0  # lock-step: every frame, none dropped
+
+
+def test_a_corrupt_model_is_named_and_the_rules_pick_the_move(tmp_path, caplog):
+    broken = tmp_path / "moves.tflite"
+    broken.write_bytes(b"\x00garbage" * 50)
+    shutil.copy(REPO / "models" / "moves.json", tmp_path / "moves.json")
+    config = load_config(REPO / "deploy" / "config.toml").with_overrides({
+        "camera.source": str(REPO / "samples" / "photos"), "camera.realtime": False, "display.driver": "dummy",
+        "buzzer.enabled": False, "model.path": str(broken), "session.state_dir": str(tmp_path)})
+    service = Service(config)
+    assert service.run() == 0
+    assert service.classifier is None and service.stats.frames == len(list((REPO / "samples" / "photos").glob("*.jp*g")))
+    assert f"{broken}: not a valid TFLite model" in caplog.text

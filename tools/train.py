@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pi_coach.classify import MoveClassifier, letterbox, person_crop
+from pi_coach.classify import MoveClassifier, letterbox, mirror_features, person_crop
 
 from . import movedata
 from .evaluate import confusion_png, format_report, latency_ms, metrics
@@ -150,7 +150,7 @@ def main(argv=None) -> int:
         start = time.time()
         if name == "knn":
             knn = KNN(5).fit(tr.x, tr.y, len(labels))
-            pred = knn.predict_proba(te.x).argmax(1)
+            pred = (knn.predict_proba(te.x) + knn.predict_proba(mirror_features(te.x))).argmax(1)
             results[name] = {"float": metrics(te.y, pred, labels), "size_kb": tr.x[:, -1].nbytes / 1024,
                              "train_s": time.time() - start, "note": "stores every training pose"}
             print(f"{name}: macro F1 {results[name]['float']['macro_f1']:.3f}")
@@ -163,7 +163,7 @@ def main(argv=None) -> int:
         histories[name] = fit(model, tr.x, tr.y, va.x, va.y, args.epochs, args.seed, movedata.augment)
         model.save(args.out / f"{name}.keras")
         (args.out / f"{name}.meta.json").write_text(json.dumps({"labels": labels, "trained_on": [str(d) for d in args.data]}))
-        float_pred = model.predict(te.x, verbose=0).argmax(1)
+        float_pred = float_predict(model, te.x)
         fixed = LANDMARK_ARCHS[name](args.window, tr.x.shape[2], len(labels), batch_size=1)
         fixed.set_weights(model.get_weights())
         path, _ = write_model(args.out / name, to_int8(fixed, rep), {"kind": "landmarks", "window": args.window,
@@ -218,6 +218,11 @@ def train_image(args, data, train, test, labels):
             "latency_ms": latency_ms(path), "params": model.count_params(), "epochs": len(history["loss"])}, history
 
 
+def float_predict(model, x: np.ndarray) -> np.ndarray:
+    """Class indices from a Keras model averaged with its mirror look, as the runtime classifies."""
+    return (model.predict(x, verbose=0) + model.predict(mirror_features(x), verbose=0)).argmax(1)
+
+
 def cross_validate(args, data: movedata.Windows, arch: str, labels) -> list[float]:
     """Macro F1 of ``arch`` (float) over subject folds of the training part."""
     from .models import LANDMARK_ARCHS
@@ -227,7 +232,7 @@ def cross_validate(args, data: movedata.Windows, arch: str, labels) -> list[floa
         tr, te = data.take(~fold), data.take(fold)
         model = LANDMARK_ARCHS[arch](args.window, tr.x.shape[2], len(labels))
         fit(model, tr.x, tr.y, te.x, te.y, args.epochs, args.seed + k, movedata.augment)
-        scores.append(metrics(te.y, model.predict(te.x, verbose=0).argmax(1), labels)["macro_f1"])
+        scores.append(metrics(te.y, float_predict(model, te.x), labels)["macro_f1"])
         print(f"fold {k + 1}/{args.folds}: macro F1 {scores[-1]:.3f}")
     return scores
 

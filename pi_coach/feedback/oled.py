@@ -64,14 +64,16 @@ def render(state: CoachState | None, notice: str = "") -> Image.Image:
         small = font(11)
         for i, line in enumerate(_wrap(draw, state.message, small, WIDTH, 2)):
             draw.text((0, 22 + i * 13), line, font=small, fill=1)
+    if not state.title:
+        return image  # no move: no bar
     # the bar: hold progress while holding correctly, else the move's confidence
-    if state.move and state.hold > 0 and state.hold_target > 0 and state.kind != "correction":
+    if state.hold > 0 and state.hold_target > 0 and state.kind != "correction":
         share, label = min(1.0, state.hold / state.hold_target), f"{state.hold:.0f}s"
     else:
-        share, label = state.confidence if state.title else 0.0, ""
+        share, label = state.confidence, f"{round(100 * state.confidence)}%"
     draw.rectangle((0, 54, WIDTH - 26, 63), outline=1)
     draw.rectangle((2, 56, 2 + round((WIDTH - 30) * share), 61), fill=1)
-    draw.text((WIDTH - 22, 52), label or f"{round(100 * share)}%", font=font(10), fill=1)
+    draw.text((WIDTH - 22, 52), label, font=font(10), fill=1)
     return image
 
 
