@@ -20,6 +20,8 @@ from .landmark_files import LandmarkFileError, read_landmarks
 from .moves import NONE
 from .pose import Pose
 from .rulebook import VIEW_WORDS, RuleError, Rulebook, Verdict, evaluate, load_rules
+from .measures import VIEWS
+from .rulestore import DEFAULT_STORE, RuleStore, StoreError
 from .sources import SourceError
 
 EXIT_USAGE = 2
@@ -38,8 +40,9 @@ def _installed(env: str, in_checkout: str, on_box: str) -> Path:
 
 
 def default_rules_dir() -> Path:
-    """``$PI_COACH_RULES``, else the checkout's ``rules/ballet``, else ``/etc/pi-coach/rules``."""
-    return _installed("PI_COACH_RULES", "rules/ballet", "/etc/pi-coach/rules")
+    """``$PI_COACH_RULES``, else the checkout's ``rules/ballet``, else the box's live rule set
+    (``/etc/pi-coach/rules/current``, see rulestore)."""
+    return _installed("PI_COACH_RULES", "rules/ballet", "/etc/pi-coach/rules/current")
 
 
 def default_model() -> Path:
@@ -274,6 +277,136 @@ def cmd_rules_validate(args) -> int:
     return 1 if bad else 0
 
 
+def cmd_rules_list(args) -> int:
+    store = RuleStore(args.store)
+    cur = store.current()
+    path = args.path or (cur.path if cur else default_rules_dir())
+    book, errors = load_rules(path)
+    for err in errors:
+        print(err, file=sys.stderr)
+    if args.path is None and cur:
+        m = cur.manifest
+        print(f"live rule set {cur.number} ({store.root}): installed {m.get('installed', '?')} by {m.get('by', '?')} "
+              f"from {m.get('from', '?')}")
+    for move, rules in sorted(book.moves.items()):
+        print(f"{move} (version {rules.version}): {rules.path}")
+        for c in rules.checks:
+            cond = c.condition
+            views = f", views {'/'.join(c.views)}" if set(c.views) != set(VIEWS) else ""
+            print(f"  {c.id:28s} {cond.measure:14s} band {cond.band[0]:g} to {cond.band[1]:g} {cond.unit:5s} "
+                  f"{c.severity}{views}")
+    return 1 if errors else 0
+
+
+def _reload_service(args) -> int:
+    """Ask the running service to reload; 0 when it accepted (or none is running)."""
+    from .control import ControlError, request
+
+    if args.no_reload:
+        return 0
+    socket_path = _control_socket(args)
+    try:
+        answer = request(socket_path, "reload")
+    except ControlError as exc:
+        print(f"the service was not told ({exc}); it reads the new rules when it next starts or reloads")
+        return 0
+    if answer.get("accepted"):
+        print(f"the service accepted the new rules: {answer.get('rules')}")
+        return 0
+    print("the service refused the new rules:", *answer.get("errors", []), sep="\n  ", file=sys.stderr)
+    return 1
+
+
+def _control_socket(args) -> Path:
+    from .config import ConfigError, load_config
+
+    if getattr(args, "socket", None):
+        return Path(args.socket)
+    try:
+        config = load_config(args.config).with_overrides({"session.state_dir": args.state_dir})
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    return config.control_socket
+
+
+def cmd_rules_install(args) -> int:
+    from .rulestore import RuleSetRefused
+
+    store = RuleStore(args.store)
+    before = store.current()
+    try:
+        new, book = store.install(args.source)
+    except RuleSetRefused as exc:
+        for err in exc.errors:
+            print(err, file=sys.stderr)
+        print(f"pi-coach: refused: the live rules ({store.root}) are unchanged", file=sys.stderr)
+        return 1
+    print(f"installed rule set {new.number} ({', '.join(sorted(book.moves))}) from {args.source}")
+    if _reload_service(args) and before is not None:
+        store.rollback(before.number)
+        print(f"rolled back to rule set {before.number}, which the service runs", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_rules_rollback(args) -> int:
+    store = RuleStore(args.store)
+    target = store.rollback(args.to)
+    print(f"rule set {target.number} is live again ({target.manifest.get('from', '?')})")
+    return _reload_service(args)
+
+
+def cmd_rules_diff(args) -> int:
+    from .rulestore import diff
+
+    store = RuleStore(args.store)
+    cur = store.current()
+    if cur is None:
+        raise UserError(f"{store.root}: no live rule set to compare with")
+    if args.source is None:
+        older = [s for s in store.sets() if s.number < cur.number]
+        if not older:
+            raise UserError(f"{store.root}: rule set {cur.number} is the only one")
+        old, new = older[-1].path, cur.path
+    else:
+        old, new = cur.path, args.source
+    text = diff(old, new)
+    print(text or f"no differences between {old} and {new}", end="" if text else "\n")
+    return 0
+
+
+def cmd_status(args) -> int:
+    import shutil
+
+    from .control import ControlError, request
+
+    socket_path = _control_socket(args)
+    try:
+        st = request(socket_path, "status", timeout=5)
+    except ControlError as exc:
+        print(f"pi-coach: not running ({exc})")
+        return 3
+    if args.json:
+        print(json.dumps(st, indent=1))
+        return 0
+    up = st["uptime_s"]
+    print(f"pi-coach: {st['state']} for {int(up // 3600)}h{int(up % 3600 // 60):02d}m, {st['fps']} fps, "
+          f"move: {st['move']}")
+    print(f"  frames {st['frames']}, dropped {st['dropped']}, bad {st['bad_frames']}")
+    print(f"  camera  {st['camera']}" + (f"  PROBLEM: {st['camera_problem']}" if st["camera_problem"] else ""))
+    print(f"  model   {st['model']}")
+    print(f"  rules   {st['rules_dir']}: {st['rules']}")
+    print(f"  profile {st['profile'] or '(none)'}")
+    for what in ("display", "buzzer", "log"):
+        if st.get(f"{what}_problem"):
+            print(f"  {what}: {st[what + '_problem']}")
+    usage = shutil.disk_usage(Path(st["log"]).parent)
+    print(f"  disk    {usage.free / 1e9:.1f} GB free of {usage.total / 1e9:.1f} GB ({Path(st['log']).parent})")
+    if st["last_errors"]:
+        print("  last errors:", *st["last_errors"], sep="\n    ")
+    return 0
+
+
 # --- run (the appliance) -----------------------------------------------------------------------
 
 
@@ -355,6 +488,39 @@ def build_parser() -> argparse.ArgumentParser:
     v = rsub.add_parser("validate", help="validate rule files; every error with file, line and reason")
     v.add_argument("paths", type=Path, nargs="+", help="rule files or directories")
     v.set_defaults(func=cmd_rules_validate)
+    store_help = f"the box's rule store (default: $PI_COACH_RULE_STORE or {DEFAULT_STORE})"
+    store_default = os.environ.get("PI_COACH_RULE_STORE", str(DEFAULT_STORE))
+
+    def service_options(q):
+        q.add_argument("--store", default=store_default, help=store_help)
+        q.add_argument("--config", type=Path, help="the service's config (to find its control socket)")
+        q.add_argument("--state-dir", help="the service's state directory (where its control socket is)")
+        q.add_argument("--socket", help="the service's control socket, directly")
+        q.add_argument("--no-reload", action="store_true", help="do not tell the running service")
+
+    v = rsub.add_parser("list", help="moves, checks and bands of the live rules (or of PATH), and where they came from")
+    v.add_argument("path", type=Path, nargs="?", help="a rule file or folder (default: the live set)")
+    v.add_argument("--store", default=store_default, help=store_help)
+    v.set_defaults(func=cmd_rules_list)
+    v = rsub.add_parser("install", help="validate, then atomically make FILE|DIR the live rules and reload the service")
+    v.add_argument("source", type=Path, help="a rule file or a folder of rule files")
+    service_options(v)
+    v.set_defaults(func=cmd_rules_install)
+    v = rsub.add_parser("rollback", help="make the previous rule set (or --to N) live again and reload")
+    v.add_argument("--to", type=int, help="the rule set number (see rules list / the store's sets/)")
+    service_options(v)
+    v.set_defaults(func=cmd_rules_rollback)
+    v = rsub.add_parser("diff", help="what changed: the live set against the previous one, or against SOURCE")
+    v.add_argument("source", type=Path, nargs="?", help="a rule file or folder to compare the live set with")
+    v.add_argument("--store", default=store_default, help=store_help)
+    v.set_defaults(func=cmd_rules_diff)
+
+    p = sub.add_parser("status", help="the running service: state, fps, move, rules, model, camera, disk, last errors")
+    p.add_argument("--config", type=Path, help="the service's config (default: /etc/pi-coach/config.toml when present)")
+    p.add_argument("--state-dir", help="the service's state directory")
+    p.add_argument("--socket", help="the service's control socket, directly")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("run", help="the coach itself: camera, OLED and buzzer (the systemd service's command)")
     p.add_argument("--config", type=Path, help="config file (default: /etc/pi-coach/config.toml when present)")
@@ -382,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return args.func(args)
-    except (UserError, RuleError, SourceError, LandmarkFileError, ModelError) as exc:
+    except (UserError, RuleError, SourceError, LandmarkFileError, ModelError, StoreError) as exc:
         print(f"pi-coach: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

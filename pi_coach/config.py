@@ -65,6 +65,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "service": {
         "watchdog_fraction": 0.5,  # ping the watchdog at this share of WatchdogSec
         "status_interval": 2.0,  # seconds between STATUS= updates
+        "control_socket": "",  # for `pi-coach status` and `rules install`; "" = control.sock in state_dir
     },
 }
 
@@ -103,6 +104,10 @@ class Config:
     @property
     def log_path(self) -> Path:
         return self.state_dir / self["session.log"]
+
+    @property
+    def control_socket(self) -> Path:
+        return Path(self["service.control_socket"]) if self["service.control_socket"] else self.state_dir / "control.sock"
 
 
 def load_config(path: str | Path | None = None) -> Config:

@@ -18,6 +18,7 @@ import signal
 import sqlite3
 import statistics
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from pathlib import Path
 from .classify import ModelError, MoveClassifier
 from .coach import Coach, CoachSettings, CoachState, Event
 from .config import Config
+from .control import ControlServer
 from .feedback.buzzer import EVENT_PATTERNS, BuzzerPlayer
 from .feedback.oled import Screen, open_device
 from .feedback.session_log import SessionLog, SessionLogError
@@ -70,6 +72,17 @@ class Stats:
                 "reloads": self.reloads, "refused_reloads": self.refused_reloads}
 
 
+class _RecentErrors(logging.Handler):
+    """Keeps the last warnings and errors for ``pi-coach status``."""
+
+    def __init__(self, into: deque):
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(f"{time.strftime('%H:%M:%S', time.localtime(record.created))} {record.getMessage()}")
+
+
 class ConsoleSink:
     """Desktop output: one line when what the screen says changes, or JSON lines of events."""
 
@@ -107,6 +120,14 @@ class Service:
         self.classifier: MoveClassifier | None = None
         self._stop = False
         self._reload = False
+        self._reload_waiters: list[tuple[threading.Event, dict]] = []
+        self.recent_errors: deque[str] = deque(maxlen=10)  # the last warnings and errors, for status
+        # the sinks and the frame grabber, made in run()
+        self.coach: Coach | None = None
+        self.screen: Screen | None = None
+        self.buzzer: BuzzerPlayer | None = None
+        self.session: SessionLog | None = None
+        self.frames: LatestFrame | None = None
         self._notice, self._notice_until = "", 0.0
         self._last_status = -1e9
         self._last_time = 0.0  # the source time of the last processed frame
@@ -117,7 +138,7 @@ class Service:
         """Load the configured rule set; on any error keep the rules in force and return the errors."""
         from .cli import default_rules_dir
 
-        rules_dir = Path(self.config["rules.dir"] or default_rules_dir())
+        rules_dir = self.rules_dir = Path(self.config["rules.dir"] or default_rules_dir())
         try:
             rulebook, errors = load_rules(rules_dir)
         except OSError as exc:
@@ -162,10 +183,12 @@ class Service:
     def stop(self) -> None:
         self._stop = True
 
-    def reload_rules(self, session: SessionLog | None, screen: Screen, buzzer: BuzzerPlayer | None) -> bool:
-        """SIGHUP: swap in the new rule set, or refuse it and keep the old one, saying why."""
+    def reload_rules(self) -> list[str]:
+        """SIGHUP or a control request: swap in the new rule set, or refuse it and keep the old
+        one, saying why; the errors (none when accepted) go to every waiting requester too."""
         self.notifier.send("RELOADING=1", f"MONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}")
         errors = self.load_rules()
+        session, buzzer = self.session, self.buzzer
         if errors:
             self.stats.refused_reloads += 1
             for e in errors:
@@ -181,8 +204,37 @@ class Service:
             log.info("rules reloaded: %s", self.rules_version)
             if session:
                 session.add_event(time.time(), "rules_reloaded", {"rules": self.rules_version})
+            self.coach.rulebook = self.rulebook
         self.notifier.send("READY=1", f"STATUS={'rules refused, old rules kept' if errors else 'rules reloaded'}")
-        return not errors
+        while self._reload_waiters:
+            done, answer = self._reload_waiters.pop()
+            answer.update(accepted=not errors, errors=errors, rules=self.rules_version)
+            done.set()
+        return errors
+
+    # -- the control socket -----------------------------------------------------------------
+
+    def _control_status(self, request: dict) -> dict:
+        s = self.stats
+        frames = self.frames
+        return {"state": "waiting for the camera" if frames and frames.problem else "coaching",
+                "uptime_s": round(time.monotonic() - s.started, 1), "fps": round(s.fps, 1),
+                "move": self.coach.move if self.coach else NONE, "frames": s.frames, "dropped": s.dropped,
+                "bad_frames": s.pose_errors, "rules": self.rules_version, "rules_dir": str(self.rules_dir),
+                "model": str(self.classifier.path) if self.classifier else "(rule files' match)",
+                "camera": self.source.name, "camera_problem": frames.problem if frames else None,
+                "display_problem": self.screen.problem if self.screen else None,
+                "buzzer_problem": self.buzzer.problem if self.buzzer else None,
+                "log": str(self.config.log_path), "log_problem": self.session.problem if self.session else "no session log",
+                "profile": self.config["session.profile"], "last_errors": list(self.recent_errors)}
+
+    def _control_reload(self, request: dict) -> dict:
+        done, answer = threading.Event(), {}
+        self._reload_waiters.append((done, answer))
+        self._reload = True
+        if not done.wait(20):
+            return {"accepted": False, "errors": ["the service did not get to the reload within 20 s"]}
+        return answer
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -193,76 +245,87 @@ class Service:
                 log.error("rules: %s", e)
             self.notifier.send(f"STATUS=cannot start: {errors[0]}")
             return 1
+        recorder = _RecentErrors(self.recent_errors)
+        logging.getLogger().addHandler(recorder)
         self.load_model()
         from .pose_estimator import PoseEstimator
 
         estimator = (self._estimator_factory or (lambda: PoseEstimator(video=True)))()
-        s = self.config.section("coach")
-        coach = Coach(self.rulebook, CoachSettings(**s))
+        self.coach = Coach(self.rulebook, CoachSettings(**self.config.section("coach")))
         disp = self.config.section("display")
-        screen = Screen(lambda: open_device(disp["driver"], disp["i2c_port"], disp["i2c_address"], disp["rotate"],
-                                            disp["emulator_output"]), disp["min_interval"])
-        screen.show(None, force=True)
+        self.screen = Screen(lambda: open_device(disp["driver"], disp["i2c_port"], disp["i2c_address"], disp["rotate"],
+                                                 disp["emulator_output"]), disp["min_interval"])
+        self.screen.show(None, force=True)
         buzz = self.config.section("buzzer")
-        buzzer = BuzzerPlayer(buzz["pin"], buzz["tonal"], buzz["quiet_hours"]) if buzz["enabled"] else None
-        session = self._open_session()
-        frames = LatestFrame(self.source, realtime=self.config["camera.realtime"],
-                             retry_max=self.config["camera.retry_max"]).start()
-        camera_problem = None
+        self.buzzer = BuzzerPlayer(buzz["pin"], buzz["tonal"], buzz["quiet_hours"]) if buzz["enabled"] else None
+        self.session = self._open_session()
+        control = ControlServer(self.config.control_socket,
+                                {"status": self._control_status, "reload": self._control_reload}).start()
+        self.frames = LatestFrame(self.source, realtime=self.config["camera.realtime"],
+                                  retry_max=self.config["camera.retry_max"]).start()
         try:
-            while not self._stop:
-                if self._reload:
-                    self._reload = False
-                    if self.reload_rules(session, screen, buzzer):
-                        coach.rulebook = self.rulebook
-                got = frames.get(timeout=0.5)
-                self.stats.dropped = frames.dropped
-                self.notifier.ping()
-                if got is None:
-                    if frames.ended:
-                        break
-                    if frames.problem and frames.problem != camera_problem:
-                        camera_problem = frames.problem
-                        if buzzer:
-                            buzzer.play("fault")
-                        if session:
-                            session.add_event(time.time(), "camera_missing", {"reason": camera_problem})
-                        if self.stats.ready_after is None:
-                            self._ready(f"waiting for the camera: {camera_problem}")
-                    if frames.problem:
-                        screen.show(None, "Camera missing - retrying", force=True)
-                        self._status(coach, f"camera missing: {frames.problem}")
-                    continue
-                if camera_problem and session:
-                    session.add_event(time.time(), "camera_back", {})
-                camera_problem = None
-                state = self._process(got, estimator, coach)
-                if state is None:
-                    continue
-                self._feedback(state, screen, buzzer, session)
-                self.stats.latencies.append(time.monotonic() - got[1])
-                if self.stats.ready_after is None:
-                    self._ready(f"coaching from {self.source.name}")
-                self._status(coach)
+            self._loop(estimator)
         finally:
-            frames.stop()
+            self.frames.stop()
             self.notifier.send("STOPPING=1")
-            end = coach.finish(self._last_time)
-            if session:
-                self._log_events(session, end)
+            if control:
+                control.close()
+            while self._reload_waiters:  # answer anyone still waiting for a reload
+                done, answer = self._reload_waiters.pop()
+                answer.update(accepted=False, errors=["the service is stopping"])
+                done.set()
+            if self.session:
+                self._log_events(self.session, self.coach.finish(self._last_time))
                 try:
-                    session.close(self.stats.frames, self.stats.dropped)
+                    self.session.close(self.stats.frames, self.stats.dropped)
                 except Exception as exc:  # a full disk at the very end: the log says what it could
-                    log.error("session log %s: %s", session.path, exc)
-            screen.close()
-            if buzzer:
-                buzzer.close()
+                    log.error("session log %s: %s", self.session.path, exc)
+            self.screen.close()
+            if self.buzzer:
+                self.buzzer.close()
             estimator.close()
             log.info("stopped: %s", json.dumps(self.stats.summary()))
+            logging.getLogger().removeHandler(recorder)
             self.notifier.close()
         return 0
 
-    def _process(self, got, estimator, coach: Coach) -> CoachState | None:
+    def _loop(self, estimator) -> None:
+        frames, camera_problem = self.frames, None
+        while not self._stop:
+            if self._reload:
+                self._reload = False
+                self.reload_rules()
+            got = frames.get(timeout=0.5)
+            self.stats.dropped = frames.dropped
+            self.notifier.ping()
+            if got is None:
+                if frames.ended:
+                    return
+                if frames.problem and frames.problem != camera_problem:
+                    camera_problem = frames.problem
+                    if self.buzzer:
+                        self.buzzer.play("fault")
+                    if self.session:
+                        self.session.add_event(time.time(), "camera_missing", {"reason": camera_problem})
+                    if self.stats.ready_after is None:
+                        self._ready(f"waiting for the camera: {camera_problem}")
+                if frames.problem:
+                    self.screen.show(None, "Camera missing - retrying", force=True)
+                    self._status(f"camera missing: {frames.problem}")
+                continue
+            if camera_problem and self.session:
+                self.session.add_event(time.time(), "camera_back", {})
+            camera_problem = None
+            state = self._process(got, estimator)
+            if state is None:
+                continue
+            self._feedback(state)
+            self.stats.latencies.append(time.monotonic() - got[1])
+            if self.stats.ready_after is None:
+                self._ready(f"coaching from {self.source.name}")
+            self._status()
+
+    def _process(self, got, estimator) -> CoachState | None:
         frame, _captured = got
         try:
             pose = estimator.estimate(frame.image, frame.timestamp)
@@ -284,9 +347,10 @@ class Service:
             scores = self.classifier.classify_pose(pose).scores
         else:
             scores = self.classifier.classify_image(frame.image, pose).scores
-        return coach.update(frame.timestamp, pose, scores)
+        return self.coach.update(frame.timestamp, pose, scores)
 
-    def _feedback(self, state: CoachState, screen: Screen, buzzer: BuzzerPlayer | None, session: SessionLog | None) -> None:
+    def _feedback(self, state: CoachState) -> None:
+        screen, buzzer, session = self.screen, self.buzzer, self.session
         notice = self._notice if time.monotonic() < self._notice_until else ""
         screen.show(state, notice, force=bool(state.events))
         if buzzer:
@@ -325,12 +389,12 @@ class Service:
         log.info("ready after %.2f s: %s", self.stats.ready_after, status)
         self.notifier.ready(status)
 
-    def _status(self, coach: Coach, problem: str = "") -> None:
+    def _status(self, problem: str = "") -> None:
         now = time.monotonic()
         if now - self._last_status < self.config["service.status_interval"]:
             return
         self._last_status = now
-        move = coach.move if coach.move != NONE else "no move"
+        move = self.coach.move if self.coach.move != NONE else "no move"
         text = problem or (f"{self.stats.fps:.1f} fps, {move}, {self.stats.frames} frames, {self.stats.dropped} dropped, "
                            f"{self.stats.pose_errors} bad")
         self.notifier.status(text)
