@@ -76,6 +76,19 @@ def load_rulebook(path: Path, strict: bool) -> Rulebook:
     return book
 
 
+def _with_profile(book: Rulebook, profile: str) -> Rulebook:
+    """Apply a profile given as a file, or by name from the profiles folder."""
+    from .profiles import apply_profile, load_profile
+
+    path = Path(profile) if profile.endswith(".toml") else default_profiles_dir() / f"{profile}.toml"
+    return apply_profile(book, load_profile(path), path)
+
+
+def default_profiles_dir() -> Path:
+    """``$PI_COACH_PROFILES``, else the checkout's ``rules/profiles``, else ``/etc/pi-coach/profiles``."""
+    return _installed("PI_COACH_PROFILES", "rules/profiles", "/etc/pi-coach/profiles")
+
+
 def _pick_move(book: Rulebook, move: str | None, rules_path: Path) -> str | None:
     if move is not None and move not in book:
         raise UserError(f"no rules for move {move!r} in {rules_path} (known: {', '.join(sorted(book.moves))})")
@@ -91,6 +104,8 @@ def cmd_analyze(args) -> int:
     from .pose_estimator import PoseEstimator
 
     book = load_rulebook(args.rules, strict=False)
+    if args.profile:
+        book = _with_profile(book, args.profile)
     move = _pick_move(book, args.move, args.rules)
     kind = sources.kind_of(args.path)
     classifier = load_classifier(args)
@@ -407,6 +422,25 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_profile(args) -> int:
+    from .profiles import active_profile, load_profile, use_profile
+
+    directory = Path(args.dir)
+    if args.profile_command == "list":
+        active = active_profile(directory)
+        for f in sorted(directory.glob("*.toml")):
+            print(f"{'*' if f.stem == active else ' '} {f.stem}: {len(load_profile(f))} bands")
+        return 0
+    if args.profile_command == "show":
+        for (move, check), band in load_profile(directory / f"{args.name}.toml").items():
+            print(f"{move}.{check}: band {band[0]:g} to {band[1]:g}")
+        return 0
+    name = "" if args.name == "none" else args.name
+    use_profile(name, directory)
+    print(f"profile {name or '(none)'} is in use")
+    return _reload_service(args)
+
+
 # --- run (the appliance) -----------------------------------------------------------------------
 
 
@@ -471,6 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--step", type=int, default=1, help="video: analyse every N-th frame (default 1)")
     p.add_argument("--model", type=Path, help=f"move classifier .tflite (default: {default_model()})")
     p.add_argument("--no-model", action="store_true", help="recognise the move by the rule files' match instead")
+    p.add_argument("--profile", help="a dancer profile (NAME in the profiles folder, or a .toml file) to judge with")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_analyze)
 
@@ -514,6 +549,20 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("source", type=Path, nargs="?", help="a rule file or folder to compare the live set with")
     v.add_argument("--store", default=store_default, help=store_help)
     v.set_defaults(func=cmd_rules_diff)
+
+    p = sub.add_parser("profile", help="dancer profiles: wider or narrower bands without editing the move files")
+    p.add_argument("--dir", default=str(default_profiles_dir()), help="the profiles folder (default: %(default)s)")
+    psub = p.add_subparsers(dest="profile_command", required=True)
+    psub.add_parser("list", help="the profiles, * marks the one in use").set_defaults(func=cmd_profile)
+    v = psub.add_parser("show", help="the bands a profile sets")
+    v.add_argument("name")
+    v.set_defaults(func=cmd_profile)
+    v = psub.add_parser("use", help="switch the box to a profile (or none) and reload the service")
+    v.add_argument("name", help="a profile name, or none")
+    for flag, kw in (("--config", {"type": Path}), ("--state-dir", {}), ("--socket", {})):
+        v.add_argument(flag, help="how to reach the running service (as for rules install)", **kw)
+    v.add_argument("--no-reload", action="store_true", help="do not tell the running service")
+    v.set_defaults(func=cmd_profile)
 
     p = sub.add_parser("status", help="the running service: state, fps, move, rules, model, camera, disk, last errors")
     p.add_argument("--config", type=Path, help="the service's config (default: /etc/pi-coach/config.toml when present)")

@@ -33,6 +33,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "rules": {
         "dir": "",  # the live rule set; "" = the installed default
+        "profiles_dir": "/etc/pi-coach/profiles",  # dancer profiles; the file "active" there names the one in use
     },
     "display": {
         "driver": "ssd1306",  # one of DISPLAYS
@@ -60,7 +61,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "session": {
         "state_dir": "/var/lib/pi-coach",  # the service's StateDirectory
         "log": "sessions.db",  # SQLite session log, relative to state_dir
-        "profile": "",  # the dancer profile in use (recorded in the session log)
+        "profile": "",  # a dancer profile to use always; "" = the active one (`pi-coach profile use NAME`)
     },
     "service": {
         "watchdog_fraction": 0.5,  # ping the watchdog at this share of WatchdogSec

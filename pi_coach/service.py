@@ -32,7 +32,8 @@ from .feedback.buzzer import EVENT_PATTERNS, BuzzerPlayer
 from .feedback.oled import Screen, open_device
 from .feedback.session_log import SessionLog, SessionLogError
 from .moves import NONE
-from .rulebook import Rulebook, load_rules
+from .profiles import active_profile, apply_profile, load_profile
+from .rulebook import RuleError, Rulebook, load_rules
 from .sources import SourceError
 from .sources.live import LatestFrame, LiveSource, open_source
 from .systemd import Notifier
@@ -117,6 +118,7 @@ class Service:
         self.stats = Stats()
         self.rulebook = Rulebook()
         self.rules_version = ""
+        self.profile = ""
         self.classifier: MoveClassifier | None = None
         self._stop = False
         self._reload = False
@@ -147,6 +149,16 @@ class Service:
             return [str(e) for e in errors]
         if not rulebook.moves:
             return [f"{rules_dir}: no rule files"]
+        profiles = Path(self.config["rules.profiles_dir"])
+        profile = self.config["session.profile"] or active_profile(profiles)
+        if profile:
+            try:
+                rulebook = apply_profile(rulebook, load_profile(profiles / f"{profile}.toml"), profiles / f"{profile}.toml")
+            except RuleError as exc:
+                return [str(exc)]
+        if profile != self.profile and self.session:
+            self.session.add_event(time.time(), "profile", {"from": self.profile, "to": profile})
+        self.profile = profile
         self.rulebook = rulebook
         self.rules_version = ", ".join(f"{m}@{r.version}" for m, r in sorted(rulebook.moves.items()))
         return []
@@ -226,7 +238,7 @@ class Service:
                 "display_problem": self.screen.problem if self.screen else None,
                 "buzzer_problem": self.buzzer.problem if self.buzzer else None,
                 "log": str(self.config.log_path), "log_problem": self.session.problem if self.session else "no session log",
-                "profile": self.config["session.profile"], "last_errors": list(self.recent_errors)}
+                "profile": self.profile, "last_errors": list(self.recent_errors)}
 
     def _control_reload(self, request: dict) -> dict:
         done, answer = threading.Event(), {}
@@ -379,7 +391,7 @@ class Service:
         path = self.config.log_path
         try:
             return SessionLog(path, source=self.source.name, model=str(self.classifier.path if self.classifier else ""),
-                              rules=self.rules_version, profile=self.config["session.profile"])
+                              rules=self.rules_version, profile=self.profile)
         except (OSError, SessionLogError, sqlite3.Error) as exc:  # a read-only state dir, a broken file
             log.error("session log %s: %s; coaching without a log", path, exc)
             return None
