@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out
 
-.PHONY: setup demo test bench data clean
+.PHONY: setup demo test bench data clean system-packages
 
 setup: $(VENV)/.installed
 
@@ -30,8 +30,15 @@ demo: setup
 	$(VENV)/bin/pi-coach analyze samples/photos --annotate $(OUT)/photos
 	$(VENV)/bin/pi-coach analyze samples/video/stepping.webm --step 2 --annotate $(OUT)/stepping.gif
 
-test: $(VENV)/.synth
+test: $(VENV)/.synth system-packages
 	$(PY) -m pytest -q
+
+# Debian packages the tests use: chromium renders the session report (systemd-analyze and
+# systemd-sysusers come with systemd). Installed with apt when missing (as root, or through sudo).
+system-packages:
+	@command -v chromium >/dev/null || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
 bench: setup
 	$(PY) -m tools.bench pipeline

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .classify import ModelError
+from .feedback.session_log import SessionLogError
 from .config import DISPLAYS
 from .landmark_files import LandmarkFileError, read_landmarks
 from .moves import NONE
@@ -441,6 +442,37 @@ def cmd_profile(args) -> int:
     return _reload_service(args)
 
 
+def cmd_sessions(args) -> int:
+    from . import sessions
+
+    db = sessions.open_log(_log_path(args))
+    if args.sessions_command == "list":
+        for r in sessions.list_sessions(db):
+            dur = f"{r.duration / 60:6.1f} min" if r.duration is not None else "  (unfinished)"
+            print(f"{r.id:4d}  {sessions.when(r.started)}  {dur}  {r.moves:4d} moves  {r.corrections:4d} corrections  "
+                  f"{r.profile or '-':10s} {r.source}")
+        return 0
+    ids = sessions.session_ids(db, args.which)
+    if args.sessions_command == "show":
+        for s in ids:
+            sessions.print_show(db, s, sys.stdout)
+        return 0
+    report = sessions.export(db, ids, args.out)
+    print(f"wrote {report} and moves.csv, corrections.csv, measurements.csv beside it")
+    return 0
+
+
+def _log_path(args) -> Path:
+    from .config import ConfigError, load_config
+
+    if args.log:
+        return Path(args.log)
+    try:
+        return load_config(args.config).with_overrides({"session.state_dir": args.state_dir}).log_path
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+
+
 # --- run (the appliance) -----------------------------------------------------------------------
 
 
@@ -474,7 +506,7 @@ def cmd_run(args) -> int:
         config = config.with_overrides({
             "camera.source": args.source, "display.driver": display, "session.state_dir": args.state_dir,
             "display.emulator_output": args.emulator_output, "rules.dir": args.rules,
-            "model.path": str(args.model) if args.model else None,
+            "model.path": "none" if args.no_model else str(args.model) if args.model else None,
             "camera.realtime": False if args.fast else None, "camera.loop": True if args.loop else None})
     except ConfigError as exc:
         raise UserError(str(exc)) from None
@@ -564,6 +596,20 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--no-reload", action="store_true", help="do not tell the running service")
     v.set_defaults(func=cmd_profile)
 
+    p = sub.add_parser("sessions", help="what was danced: list, show or export (CSV and an HTML report) the session log")
+    p.add_argument("--log", help="the session log (default: the config's state directory/sessions.db)")
+    p.add_argument("--config", type=Path, help="the service's config (default: /etc/pi-coach/config.toml when present)")
+    p.add_argument("--state-dir", help="the service's state directory")
+    ssub = p.add_subparsers(dest="sessions_command", required=True)
+    ssub.add_parser("list", help="every session: when, how long, moves, corrections").set_defaults(func=cmd_sessions)
+    v = ssub.add_parser("show", help="one session: moves, top corrections, how the measured values moved")
+    v.add_argument("which", nargs="?", default="last", help="a session number, last (default) or all")
+    v.set_defaults(func=cmd_sessions)
+    v = ssub.add_parser("export", help="CSV files and a self-contained HTML report with plots")
+    v.add_argument("which", nargs="?", default="last", help="a session number, last (default) or all")
+    v.add_argument("--out", default="pi-coach-report", help="folder to write (default: %(default)s)")
+    v.set_defaults(func=cmd_sessions)
+
     p = sub.add_parser("status", help="the running service: state, fps, move, rules, model, camera, disk, last errors")
     p.add_argument("--config", type=Path, help="the service's config (default: /etc/pi-coach/config.toml when present)")
     p.add_argument("--state-dir", help="the service's state directory")
@@ -580,6 +626,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state-dir", help="where the session log goes (overrides session.state_dir)")
     p.add_argument("--rules", help="rule directory (overrides rules.dir)")
     p.add_argument("--model", type=Path, help="move model .tflite (overrides model.path)")
+    p.add_argument("--no-model", action="store_true", help="recognise moves by the rule files' match (model.path = none)")
     p.add_argument("--fast", action="store_true", help="files: as fast as possible instead of at their own frame rate")
     p.add_argument("--loop", action="store_true", help="files: start again at the end")
     p.add_argument("--json", action="store_true", help="print events as JSON lines")
@@ -597,7 +644,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return args.func(args)
-    except (UserError, RuleError, SourceError, LandmarkFileError, ModelError, StoreError) as exc:
+    except (UserError, RuleError, SourceError, LandmarkFileError, ModelError, StoreError, SessionLogError) as exc:
         print(f"pi-coach: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -28,7 +28,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "retry_max": 30.0,  # seconds: the longest wait between tries to reopen a missing camera
     },
     "model": {
-        "path": "",  # the move model (.tflite with its .json); "" = the installed default
+        "path": "",  # the move model (.tflite with its .json); "" = the installed default; "none" = the rules' match
         "threads": 2,
     },
     "rules": {

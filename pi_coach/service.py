@@ -166,6 +166,9 @@ class Service:
     def load_model(self) -> None:
         from .cli import default_model
 
+        if self.config["model.path"] == "none":
+            log.info("no move model (model.path = none): the rule files' match picks the move")
+            return
         path = self.config["model.path"] or default_model()
         if not self.config["model.path"] and not Path(path).is_file():
             log.warning("no move model at %s: the rule files' match picks the move", path)
