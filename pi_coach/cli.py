@@ -22,7 +22,7 @@ from .moves import NONE
 from .pose import Pose
 from .rulebook import VIEW_WORDS, RuleError, Rulebook, Verdict, evaluate, load_rules
 from .measures import VIEWS
-from .rulestore import DEFAULT_STORE, RuleStore, StoreError
+from .rulestore import DEFAULT_MODEL_STORE, DEFAULT_STORE, RuleStore, StoreError
 from .sources import SourceError
 
 EXIT_USAGE = 2
@@ -48,7 +48,7 @@ def default_rules_dir() -> Path:
 
 def default_model() -> Path:
     """``$PI_COACH_MODEL``, else the checkout's ``models/moves.tflite``, else the box's."""
-    return _installed("PI_COACH_MODEL", "models/moves.tflite", "/etc/pi-coach/models/moves.tflite")
+    return _installed("PI_COACH_MODEL", "models/moves.tflite", "/etc/pi-coach/models/current/moves.tflite")
 
 
 def load_classifier(args):
@@ -391,6 +391,24 @@ def cmd_rules_diff(args) -> int:
     return 0
 
 
+def cmd_models(args) -> int:
+    from .rulestore import ModelStore
+
+    store = ModelStore(args.store)
+    if args.models_command == "rollback":
+        target = store.rollback(args.to)
+        print(f"model set {target.number} is live again ({target.manifest.get('from', '?')})")
+        return _reload_service(args)
+    rules = RuleStore(args.rules_store)
+    book = load_rulebook(args.rules or (rules.current_link if rules.current() else default_rules_dir()), strict=False)
+    new, missing = store.install(args.model, book, args.recognise_only)
+    labels = new.manifest.get("labels", [])
+    print(f"installed model set {new.number}: {len(labels)} classes ({', '.join(labels)})")
+    if missing:
+        print(f"recognised without checks (no rule file): {', '.join(missing)}")
+    return _reload_service(args)
+
+
 def cmd_status(args) -> int:
     import shutil
 
@@ -558,8 +576,8 @@ def build_parser() -> argparse.ArgumentParser:
     store_help = f"the box's rule store (default: $PI_COACH_RULE_STORE or {DEFAULT_STORE})"
     store_default = os.environ.get("PI_COACH_RULE_STORE", str(DEFAULT_STORE))
 
-    def service_options(q):
-        q.add_argument("--store", default=store_default, help=store_help)
+    def service_options(q, store=store_default, what="rule"):
+        q.add_argument("--store", default=store, help=f"the box's {what} store (default: %(default)s)")
         q.add_argument("--config", type=Path, help="the service's config (to find its control socket)")
         q.add_argument("--state-dir", help="the service's state directory (where its control socket is)")
         q.add_argument("--socket", help="the service's control socket, directly")
@@ -609,6 +627,22 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("which", nargs="?", default="last", help="a session number, last (default) or all")
     v.add_argument("--out", default="pi-coach-report", help="folder to write (default: %(default)s)")
     v.set_defaults(func=cmd_sessions)
+
+    p = sub.add_parser("models", help="swap the move model safely (a new move taught with record and tools.train)")
+    msub = p.add_subparsers(dest="models_command", required=True)
+    model_store = os.environ.get("PI_COACH_MODEL_STORE", str(DEFAULT_MODEL_STORE))
+    v = msub.add_parser("install", help="check a .tflite (with its .json) and make it the live model, then reload")
+    v.add_argument("model", type=Path)
+    v.add_argument("--recognise-only", action="store_true",
+                   help="install even if some of its moves have no rule file: they are named, not checked")
+    v.add_argument("--rules", type=Path, help="the rules to check the labels against (default: the live rules)")
+    v.add_argument("--rules-store", default=store_default, help=store_help)
+    service_options(v, model_store, "model")
+    v.set_defaults(func=cmd_models)
+    v = msub.add_parser("rollback", help="make the previous model (or --to N) live again")
+    v.add_argument("--to", type=int)
+    service_options(v, model_store, "model")
+    v.set_defaults(func=cmd_models)
 
     p = sub.add_parser("status", help="the running service: state, fps, move, rules, model, camera, disk, last errors")
     p.add_argument("--config", type=Path, help="the service's config (default: /etc/pi-coach/config.toml when present)")

@@ -1,9 +1,11 @@
-"""The box's rule sets, swapped safely: ``pi-coach rules install|rollback|list|diff``.
+"""The box's rule sets and move models, swapped safely: ``pi-coach rules install|rollback|list|diff``
+and ``pi-coach models install|rollback``.
 
-A store is a folder (``/etc/pi-coach/rules`` on the box, group ``pi-coach``, mode 2775)::
+A store is a folder (``/etc/pi-coach/rules`` or ``/etc/pi-coach/models`` on the box, group
+``pi-coach``, mode 2775)::
 
     sets/0001/  sets/0002/ ...   every installed set, its files and MANIFEST.json
-    current -> sets/0002         the live set: the service reads rules from here
+    current -> sets/0002         the live set: the service reads from here
 
 Installing validates first, writes the new set under a temporary name, fsyncs every file and the
 folder, renames it into ``sets/``, and then replaces the ``current`` link with one rename. A power
@@ -27,6 +29,7 @@ from .rulebook import RuleError, Rulebook, load_rules
 
 KEEP = 10  # sets kept for rollback
 DEFAULT_STORE = Path("/etc/pi-coach/rules")
+DEFAULT_MODEL_STORE = Path("/etc/pi-coach/models")
 
 
 class StoreError(RuntimeError):
@@ -54,8 +57,10 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class RuleStore:
-    def __init__(self, root: str | Path = DEFAULT_STORE):
+class SetStore:
+    """Numbered sets of files with an atomically swapped ``current`` link."""
+
+    def __init__(self, root: str | Path):
         self.root = Path(root)
         self.sets_dir = self.root / "sets"
         self.current_link = self.root / "current"
@@ -82,13 +87,9 @@ class RuleStore:
         if not os.access(self.root, os.W_OK | os.X_OK):
             raise StoreError(f"{self.root}: not writable by {user}: {hint}")
 
-    def install(self, source: str | Path) -> tuple[RuleSet, Rulebook]:
-        """Validate ``source`` (a rule file or folder) and make it the live set; raises the
-        list of RuleErrors (as a RuleSetRefused) without touching anything if it is broken."""
-        source = Path(source)
-        book, errors = load_rules(source)
-        if errors:
-            raise RuleSetRefused(errors)
+    def install_files(self, files: dict[str, Path], manifest: dict) -> RuleSet:
+        """Copy ``files`` (name in the set -> source) into a new set, every byte fsynced, then
+        make it current."""
         self._check_writable()
         if not self.sets_dir.is_dir():
             self.sets_dir.mkdir()
@@ -99,19 +100,17 @@ class RuleStore:
         tmp = self.sets_dir / f".new-{number:04d}-{os.getpid()}"
         tmp.mkdir()
         os.chmod(tmp, 0o2775)
-        files = sorted(source.glob("*.toml")) if source.is_dir() else [source]
         digests = {}
-        for f in files:
+        for name, f in files.items():
             data = f.read_bytes()
-            with open(tmp / f.name, "wb") as out:
+            with open(tmp / name, "wb") as out:
                 out.write(data)
                 out.flush()
                 os.fsync(out.fileno())
-            os.chmod(tmp / f.name, 0o664)
-            digests[f.name] = hashlib.sha256(data).hexdigest()
+            os.chmod(tmp / name, 0o664)
+            digests[name] = hashlib.sha256(data).hexdigest()
         manifest = {"set": number, "installed": time.strftime("%Y-%m-%d %H:%M:%S %z"), "by": getpass.getuser(),
-                    "from": str(source.resolve()), "files": digests,
-                    "moves": {m: r.version for m, r in sorted(book.moves.items())}}
+                    "files": digests, **manifest}
         with open(tmp / "MANIFEST.json", "w") as out:
             json.dump(manifest, out, indent=1)
             out.flush()
@@ -123,7 +122,7 @@ class RuleStore:
         new = RuleSet(number, final)
         self._point_to(new)
         self._prune()
-        return new, book
+        return new
 
     def rollback(self, to: int | None = None) -> RuleSet:
         """Make an earlier set live: the one before the current, or set number ``to``."""
@@ -154,6 +153,47 @@ class RuleStore:
         for s in self.sets()[:-KEEP]:
             if cur is None or s.number != cur.number:
                 shutil.rmtree(s.path, ignore_errors=True)
+
+
+class RuleStore(SetStore):
+    """The live rule sets."""
+
+    def __init__(self, root: str | Path = DEFAULT_STORE):
+        super().__init__(root)
+
+    def install(self, source: str | Path) -> tuple[RuleSet, Rulebook]:
+        """Validate ``source`` (a rule file or folder) and make it the live set; a broken set
+        raises RuleSetRefused with every error and touches nothing."""
+        source = Path(source)
+        book, errors = load_rules(source)
+        if errors:
+            raise RuleSetRefused(errors)
+        files = sorted(source.glob("*.toml")) if source.is_dir() else [source]
+        manifest = {"from": str(source.resolve()), "moves": {m: r.version for m, r in sorted(book.moves.items())}}
+        return self.install_files({f.name: f for f in files}, manifest), book
+
+
+class ModelStore(SetStore):
+    """The live move model: ``current/moves.tflite`` with its ``moves.json``."""
+
+    def __init__(self, root: str | Path = DEFAULT_MODEL_STORE):
+        super().__init__(root)
+
+    def install(self, model: str | Path, rulebook: Rulebook, recognise_only: bool = False) -> tuple[RuleSet, list[str]]:
+        """Check the model runs and matches its spec, and that every move it knows has rules
+        (unless ``recognise_only``: those moves are then named but not checked); make it live.
+        Returns the set and the moves installed without rules."""
+        from .classify import MoveClassifier
+        from .moves import NONE
+
+        model = Path(model)
+        clf = MoveClassifier(model)  # ModelError naming the file if it is missing, corrupt or mismatched
+        missing = [lab for lab in clf.labels if lab != NONE and lab not in rulebook]
+        if missing and not recognise_only:
+            raise StoreError(f"{model}: no rule file for {', '.join(missing)} in the live rules: install rules for "
+                             f"them first, or install with --recognise-only to name those moves without checking them")
+        manifest = {"from": str(model.resolve()), "labels": clf.labels, "recognise_only": missing}
+        return self.install_files({"moves.tflite": model, "moves.json": model.with_suffix(".json")}, manifest), missing
 
 
 class RuleSetRefused(ValueError):

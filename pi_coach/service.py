@@ -120,6 +120,7 @@ class Service:
         self.rules_version = ""
         self.profile = ""
         self.classifier: MoveClassifier | None = None
+        self._model_key: tuple | None = None
         self._stop = False
         self._reload = False
         self._reload_waiters: list[tuple[threading.Event, dict]] = []
@@ -163,21 +164,35 @@ class Service:
         self.rules_version = ", ".join(f"{m}@{r.version}" for m, r in sorted(rulebook.moves.items()))
         return []
 
-    def load_model(self) -> None:
+    def _model_path(self) -> Path | None:
         from .cli import default_model
 
         if self.config["model.path"] == "none":
+            return None
+        return Path(self.config["model.path"] or default_model())
+
+    def load_model(self) -> list[str]:
+        """Load the configured move model, or keep the one in use (None: the rules' match) and
+        return the error. A model that has not changed since it was loaded is left alone."""
+        path = self._model_path()
+        if path is None:
             log.info("no move model (model.path = none): the rule files' match picks the move")
-            return
-        path = self.config["model.path"] or default_model()
-        if not self.config["model.path"] and not Path(path).is_file():
+            return []
+        if not self.config["model.path"] and not path.is_file():
             log.warning("no move model at %s: the rule files' match picks the move", path)
-            return
+            return []
+        key = (str(path.resolve()), path.stat().st_mtime_ns) if path.is_file() else None
+        if key is not None and key == self._model_key:
+            return []
         try:
             self.classifier = MoveClassifier(path, threads=self.config["model.threads"])
         except ModelError as exc:
-            log.error("%s; the rule files' match picks the move", exc)
-            self._set_notice(f"Model broken: {Path(path).name}")
+            log.error("%s; %s picks the move", exc, "the model in use" if self.classifier else "the rule files' match")
+            self._set_notice(f"Model broken: {path.name}")
+            return [str(exc)]
+        self._model_key = key
+        log.info("move model %s: %s", path, ", ".join(self.classifier.labels))
+        return []
 
     def _set_notice(self, text: str) -> None:
         self._notice, self._notice_until = text, time.monotonic() + NOTICE_SECONDS
@@ -198,29 +213,35 @@ class Service:
     def stop(self) -> None:
         self._stop = True
 
-    def reload_rules(self) -> list[str]:
-        """SIGHUP or a control request: swap in the new rule set, or refuse it and keep the old
-        one, saying why; the errors (none when accepted) go to every waiting requester too."""
+    def reload(self) -> list[str]:
+        """SIGHUP or a control request: swap in the new rule set (and a changed model), or refuse
+        them and keep the old ones, saying why; the errors (none when accepted) go to every
+        waiting requester too."""
         self.notifier.send("RELOADING=1", f"MONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}")
-        errors = self.load_rules()
+        rule_errors, model_errors = self.load_rules(), self.load_model()  # each part kept or swapped alone
+        errors = rule_errors + model_errors
         session, buzzer = self.session, self.buzzer
+        self.coach.rulebook = self.rulebook
+        for e in rule_errors:
+            log.error("rules refused: %s", e)
+        if rule_errors:
+            log.error("the old rules stay in force (%s)", self.rules_version)
+        for e in model_errors:
+            log.error("model refused: %s", e)
         if errors:
             self.stats.refused_reloads += 1
-            for e in errors:
-                log.error("rules refused: %s", e)
-            log.error("the old rules stay in force (%s)", self.rules_version)
-            self._set_notice(f"New rules refused: {errors[0]}")
+            self._set_notice(f"{'New rules' if rule_errors else 'New model'} refused: {errors[0]}")
             if buzzer:
                 buzzer.play("fault")
             if session:
-                session.add_event(time.time(), "rules_refused", {"errors": errors})
+                session.add_event(time.time(), "rules_refused" if rule_errors else "model_refused", {"errors": errors})
         else:
             self.stats.reloads += 1
-            log.info("rules reloaded: %s", self.rules_version)
+            log.info("reloaded: rules %s; model %s", self.rules_version, self.classifier.path if self.classifier else "none")
             if session:
                 session.add_event(time.time(), "rules_reloaded", {"rules": self.rules_version})
-            self.coach.rulebook = self.rulebook
-        self.notifier.send("READY=1", f"STATUS={'rules refused, old rules kept' if errors else 'rules reloaded'}")
+        status = "rules refused, old rules kept" if rule_errors else "model refused" if model_errors else "rules reloaded"
+        self.notifier.send("READY=1", f"STATUS={status}")
         while self._reload_waiters:
             done, answer = self._reload_waiters.pop()
             answer.update(accepted=not errors, errors=errors, rules=self.rules_version)
@@ -309,7 +330,7 @@ class Service:
         while not self._stop:
             if self._reload:
                 self._reload = False
-                self.reload_rules()
+                self.reload()
             got = frames.get(timeout=0.5)
             self.stats.dropped = frames.dropped
             self.notifier.ping()
