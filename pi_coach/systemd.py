@@ -21,7 +21,8 @@ class Notifier:
         self.address = "\0" + address[1:] if address.startswith("@") else address
         self._sock = None
         if self.address:
-            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            # non-blocking: a notify socket nobody reads must never stall the coaching loop
+            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
         usec = environ.get("WATCHDOG_USEC", "")
         pid = environ.get("WATCHDOG_PID", "")
         enabled = usec.isdigit() and (not pid or pid == str(os.getpid()))
@@ -33,7 +34,7 @@ class Notifier:
             return False
         try:
             self._sock.sendto("\n".join(lines).encode(), self.address)
-        except OSError as exc:  # systemd went away, or a test's socket closed
+        except OSError as exc:  # systemd went away, its queue is full, or a test's socket closed
             log.debug("sd_notify: %s", exc)
             return False
         return True
@@ -41,8 +42,8 @@ class Notifier:
     def ready(self, status: str) -> None:
         self.send("READY=1", f"STATUS={status}")
 
-    def status(self, status: str) -> None:
-        self.send(f"STATUS={status}")
+    def status(self, status: str) -> bool:
+        return self.send(f"STATUS={status}")
 
     def ping(self, now: float | None = None) -> bool:
         """WATCHDOG=1 when the watchdog is on, at most once per ``watchdog_interval``."""

@@ -73,6 +73,16 @@ def test_notifier_sends_to_a_real_socket_and_paces_the_watchdog(tmp_path):
     assert got == ["READY=1\nSTATUS=up", "WATCHDOG=1", "WATCHDOG=1"]
 
 
+def test_a_notify_socket_nobody_reads_never_blocks(tmp_path):
+    """Found by the soak test: with a blocking socket, the loop hung once the reader's queue filled."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(tmp_path / "notify"))
+        n = Notifier({"NOTIFY_SOCKET": str(tmp_path / "notify")})
+        sent = [n.status(f"frame {i}") for i in range(2000)]  # returns at once, full queue or not
+        assert sent[0] and not all(sent)  # the first went, later ones were dropped, none blocked
+        assert sock.recv(100) == b"STATUS=frame 0"
+
+
 def test_notifier_abstract_socket_and_no_systemd():
     name = f"pi-coach-test-{os.getpid()}"
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:

@@ -89,24 +89,27 @@ def report(times: dict[str, list[float]], warmup: int) -> None:
 
 
 def _start_service(tmp: Path, video: Path, *extra: str):
-    """``pi-coach run`` as systemd would start it, with a notify socket to listen on."""
+    """``pi-coach run`` as systemd would start it; returns the process and an Event set at READY=1
+    (a thread keeps reading the notify socket, as systemd does)."""
     import socket
     import subprocess
+    import threading
 
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(tmp / "notify"))
+    ready = threading.Event()
+
+    def listen():
+        while True:
+            if b"READY=1" in sock.recv(4096):
+                ready.set()
+
+    threading.Thread(target=listen, daemon=True).start()
     env = dict(os.environ, NOTIFY_SOCKET=str(tmp / "notify"), GPIOZERO_PIN_FACTORY="mock")
     cmd = [sys.executable, "-m", "pi_coach.cli", "run", "--source", str(video), "--display", "dummy",
            "--state-dir", str(tmp), "--quiet", "--stats", str(tmp / "stats.json"), *extra]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp / "log", "w"))
-    return proc, sock
-
-
-def _wait_ready(sock, started: float) -> float:
-    while True:
-        message = sock.recv(4096).decode()
-        if "READY=1" in message:
-            return time.monotonic() - started
+    return proc, ready
 
 
 def bench_daemon(video: Path) -> None:
@@ -118,8 +121,9 @@ def bench_daemon(video: Path) -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         started = time.monotonic()
-        proc, sock = _start_service(tmp, video)
-        ready = _wait_ready(sock, started)
+        proc, is_ready = _start_service(tmp, video)
+        is_ready.wait()
+        ready = time.monotonic() - started
         proc.wait()
         stats = json.loads((tmp / "stats.json").read_text())
     fps, count = cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FPS), 0
@@ -145,11 +149,14 @@ def bench_daemon(video: Path) -> None:
     print(f"  peak RSS                                  {stats['peak_rss_mb']:8.1f} MB")
 
 
-def _sample(pid: int) -> tuple[float, int]:
-    """(RSS in MB, open file descriptors) of a running process, from /proc."""
+def _sample(pid: int, control: Path) -> tuple[float, int, int]:
+    """(RSS in MB, open file descriptors, frames processed) of the running service: /proc and
+    its control socket."""
+    from pi_coach.control import request
+
     status = Path(f"/proc/{pid}/status").read_text()
     rss = int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024
-    return rss, len(os.listdir(f"/proc/{pid}/fd"))
+    return rss, len(os.listdir(f"/proc/{pid}/fd")), request(control, "status")["frames"]
 
 
 def bench_soak(video: Path, minutes: float, every: float) -> None:
@@ -159,13 +166,13 @@ def bench_soak(video: Path, minutes: float, every: float) -> None:
 
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        proc, sock = _start_service(tmp, video, "--loop", "--fast")
-        _wait_ready(sock, time.monotonic())
-        samples = []  # (seconds, rss MB, fds)
+        proc, is_ready = _start_service(tmp, video, "--loop", "--fast")
+        is_ready.wait()
+        samples = []  # (seconds, rss MB, fds, frames)
         start = time.monotonic()
         with tqdm(total=round(minutes * 60), desc="soak", unit="s") as bar:
             while (t := time.monotonic() - start) < minutes * 60:
-                samples.append((t, *_sample(proc.pid)))
+                samples.append((t, *_sample(proc.pid, tmp / "control.sock")))
                 time.sleep(every)
                 bar.n = round(min(t, minutes * 60))
                 bar.refresh()
@@ -181,6 +188,9 @@ def bench_soak(video: Path, minutes: float, every: float) -> None:
     for name, i in (("RSS MB, median", 1), ("open fds, median", 2)):
         a, b = statistics.median(s[i] for s in first), statistics.median(s[i] for s in last)
         print(f"  {name:24s} {a:12.1f} {b:12.1f} {b / a:7.3f}")
+    rate = [(b[3] - a[3]) / (b[0] - a[0]) for a, b in zip(samples, samples[1:])]
+    a, b = statistics.median(rate[:third]), statistics.median(rate[-third:])
+    print(f"  {'fps, median':24s} {a:12.1f} {b:12.1f} {b / a:7.3f}")
     print(f"  RSS min / max over the run: {min(s[1] for s in samples):.1f} / {max(s[1] for s in samples):.1f} MB; "
           f"fds min / max: {min(s[2] for s in samples)} / {max(s[2] for s in samples)}")
 
