@@ -491,6 +491,43 @@ def _log_path(args) -> Path:
         raise UserError(str(exc)) from None
 
 
+def cmd_record(args) -> int:
+    from .config import ConfigError, load_config
+    from .feedback.buzzer import BuzzerPlayer
+    from .feedback.oled import Screen, open_device
+    from .pose_estimator import PoseEstimator
+    from .record import TakePlan, record
+    from .sources.live import LatestFrame, open_source
+
+    try:
+        config = load_config(args.config).with_overrides({"camera.source": args.source, "display.driver": args.display,
+                                                          "session.state_dir": args.state_dir})
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    setup_logging()
+    cam, disp, buzz = config.section("camera"), config.section("display"), config.section("buzzer")
+    out = Path(args.out) if args.out else config.state_dir / "recordings"
+    plan = TakePlan(args.move, args.takes, args.seconds, args.countdown, args.rest, args.dancer, args.camera, args.frames)
+    screen = Screen(lambda: open_device(disp["driver"], disp["i2c_port"], disp["i2c_address"], disp["rotate"],
+                                        disp["emulator_output"]), 0.0)
+    buzzer = BuzzerPlayer(buzz["pin"], buzz["tonal"], buzz["quiet_hours"]) if buzz["enabled"] else None
+    frames = LatestFrame(open_source(cam["source"], cam["width"], cam["height"], cam["fps"], cam["loop"]),
+                         realtime=True, retry_max=cam["retry_max"]).start()
+    try:
+        with PoseEstimator(video=True) as estimator:
+            rows = record(plan, frames, estimator, out, screen, buzzer)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        frames.stop()
+        screen.close()
+        if buzzer:
+            buzzer.close()
+    print(f"{len(rows)} takes of {args.move} in {out} (labels.csv, landmarks/); on the desktop: "
+          f"python -m tools.train {out} SYNTHETIC_DATA... --ship NEW_MODEL_DIR")
+    return 0
+
+
 # --- run (the appliance) -----------------------------------------------------------------------
 
 
@@ -613,6 +650,22 @@ def build_parser() -> argparse.ArgumentParser:
         v.add_argument(flag, help="how to reach the running service (as for rules install)", **kw)
     v.add_argument("--no-reload", action="store_true", help="do not tell the running service")
     v.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser("record", help="teach the box a move: guided takes saved as landmark clips for tools.train")
+    p.add_argument("--move", required=True, help="the move's id (snake_case), e.g. pas_de_bourree")
+    p.add_argument("--takes", type=int, default=20)
+    p.add_argument("--seconds", type=float, default=3.0, help="dancing time per take (default %(default)s)")
+    p.add_argument("--countdown", type=int, default=3, help="seconds of get-ready before each take")
+    p.add_argument("--rest", type=float, default=3.0, help="seconds between takes")
+    p.add_argument("--dancer", default="dancer1", help="who dances (the subject column; train/test split by dancer)")
+    p.add_argument("--camera", default="box", help="the camera name (a split column too)")
+    p.add_argument("--frames", action="store_true", help="also save every frame as JPEG")
+    p.add_argument("--out", help="dataset folder to add the takes to (default: STATE_DIR/recordings)")
+    p.add_argument("--source", help="camera, webcam:N, a video file or an image folder (overrides camera.source)")
+    p.add_argument("--display", choices=DISPLAYS, help="overrides display.driver")
+    p.add_argument("--config", type=Path)
+    p.add_argument("--state-dir")
+    p.set_defaults(func=cmd_record)
 
     p = sub.add_parser("sessions", help="what was danced: list, show or export (CSV and an HTML report) the session log")
     p.add_argument("--log", help="the session log (default: the config's state directory/sessions.db)")

@@ -72,3 +72,40 @@ def test_bench_prints_medians_and_the_ratio(capsys):
 def test_model_spec_names_its_features():
     spec = json.loads((REPO / "models/moves.json").read_text())
     assert spec["kind"] == "landmarks" and spec["features"] and spec["model"] == "moves.tflite"
+
+
+def test_teaching_the_box_a_new_move_end_to_end(tiny_dataset, tmp_path, shared_data, monkeypatch, capsys):
+    """Record takes (the real dance video standing in for the camera), train with the synthetic
+    data, install the model (refused without rules, accepted as recognise-only), recognise."""
+    import json
+
+    from pi_coach.cli import main
+
+    video = str(shared_data / "dance-video" / "example_video.webm")
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
+    takes = tmp_path / "takes"
+    assert main(["record", "--move", "side_step", "--takes", "6", "--seconds", "1.5", "--countdown", "0", "--rest", "0.3",
+                 "--source", video, "--display", "dummy", "--out", str(takes)]) == 0
+    rows = (takes / "labels.csv").read_text().splitlines()
+    assert len(rows) == 7 and all(",side_step,none," in r for r in rows[1:])
+    assert np.load(next((takes / "landmarks").glob("*.npy"))).shape[1:] == (33, 4)
+
+    proc = subprocess.run([sys.executable, "-m", "tools.train", str(takes), str(tiny_dataset), "--out", str(tmp_path / "train"),
+                           "--ship", str(tmp_path / "new"), "--epochs", "25", "--folds", "1", "--archs", "temporal_cnn"],
+                          cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    spec = json.loads((tmp_path / "new" / "moves.json").read_text())
+    assert spec["labels"][-1] == "side_step"
+
+    store, model = str(tmp_path / "store"), str(tmp_path / "new" / "moves.tflite")
+    capsys.readouterr()
+    assert main(["models", "install", model, "--store", store, "--rules", str(REPO / "rules" / "ballet"), "--no-reload"]) == 2
+    assert "no rule file for side_step" in capsys.readouterr().err
+    assert main(["models", "install", model, "--store", store, "--rules", str(REPO / "rules" / "ballet"),
+                 "--recognise-only", "--no-reload"]) == 0
+    live = tmp_path / "store" / "current" / "moves.tflite"
+    capsys.readouterr()
+    assert main(["analyze", video, "--model", str(live), "--step", "3", "--json", "--quiet"]) == 0
+    frames = json.loads(capsys.readouterr().out)["frames"]
+    named = [f["move"] for f in frames]
+    assert named.count("side_step") > 0.6 * len(named)

@@ -35,9 +35,21 @@ class Windows:
                        self.kind[mask], self.labels)
 
 
-def load_windows(dirs: list[Path], window: int, labels: tuple[str, ...] = CLASSES, clip_stride: int = 4) -> Windows:
+def dataset_moves(dirs: list[Path]) -> tuple[str, ...]:
+    """The classes to learn: the ballet moves and none, then any other move the datasets hold
+    (a move an instructor taught the box with ``pi-coach record``)."""
+    extra = set()
+    for d in dirs:
+        with open(d / "labels.csv") as f:
+            extra |= {row["move"] for row in csv.DictReader(f)}
+    return CLASSES + tuple(sorted(extra - set(CLASSES)))
+
+
+def load_windows(dirs: list[Path], window: int, labels: tuple[str, ...] | None = None, clip_stride: int = 4) -> Windows:
     """Stills become a held pose (the window is the still repeated; augmentation adds motion);
-    clips are cut into windows labelled with the move of their last frame."""
+    clips are cut into windows labelled with the move of their last frame. ``labels`` defaults
+    to every move in the datasets (``dataset_moves``)."""
+    labels = labels or dataset_moves(dirs)
     xs, ys, subj, cams, names, kinds = [], [], [], [], [], []
     for d in dirs:
         for row in csv.DictReader(open(d / "labels.csv")):
