@@ -116,12 +116,12 @@ def _draw_text(bgr: np.ndarray, analysis: Analysis, labels, rulebook: Rulebook) 
         lines += [(c.message, RED) for c in corrections[:4]]
         if not corrections:
             lines.append(("Good: every check in band", GREEN))
-    font = font(size)
+    face = font(size)
     pad = size // 3
     box_h = pad + len(lines) * (size + pad)
     draw.rectangle((0, 0, w, box_h), fill=(0, 0, 0, 160))
     for i, (text, colour) in enumerate(lines):
-        draw.text((pad * 2, pad + i * (size + pad)), text, font=font, fill=colour[::-1])
+        draw.text((pad * 2, pad + i * (size + pad)), text, font=face, fill=colour[::-1])
     return cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
 
 
