@@ -3,6 +3,8 @@ for benchmarks, a missing camera is reported and retried."""
 
 import time
 
+import numpy as np
+
 import pytest
 
 from pi_coach.sources import SourceError
@@ -63,3 +65,85 @@ def test_picamera2_not_installed_says_how_to_get_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "picamera2", None)
     with pytest.raises(SourceError, match="apt install python3-picamera2"):
         PicameraSource().open()
+
+
+class FakePicamera2:
+    """Stands in for picamera2.Picamera2 (the box's library is not here): the calls the adapter
+    makes, frames numbered in their first pixel, and a plan of what the camera does."""
+
+    plan: list = []  # per open: "missing" (constructor raises) or a frame count before it hangs
+    opened: list = []
+
+    def __init__(self, camera_num=0):
+        what = FakePicamera2.plan.pop(0) if FakePicamera2.plan else 10_000
+        if what == "missing":
+            raise IndexError("list index out of range")  # what picamera2 raises with no camera
+        self.left, self.config, self.running = what, None, False
+        FakePicamera2.opened.append(self)
+
+    def create_video_configuration(self, main, controls, buffer_count):
+        return {"main": main, "controls": controls, "buffer_count": buffer_count}
+
+    def configure(self, config):
+        self.config = config
+
+    def start(self):
+        self.running = True
+
+    def capture_array(self, name, wait=None):
+        assert name == "main" and wait is False and self.running
+        return "job"
+
+    def wait(self, job, timeout=None):
+        assert timeout is not None, "a capture without a timeout hangs forever on an unplugged camera"
+        if self.left <= 0:
+            time.sleep(0.01)
+            raise TimeoutError()
+        self.left -= 1
+        time.sleep(0.005)
+        w, h = self.config["main"]["size"]
+        return np.full((h, w, 4), 7, np.uint8)  # XBGR8888 in memory: four channels
+
+    def stop(self):
+        self.running = False
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def fake_picamera2(monkeypatch):
+    import sys
+    import types
+
+    module = types.ModuleType("picamera2")
+    module.Picamera2 = FakePicamera2
+    monkeypatch.setitem(sys.modules, "picamera2", module)
+    FakePicamera2.plan, FakePicamera2.opened = [], []
+    monkeypatch.setattr(PicameraSource, "CAPTURE_TIMEOUT", 0.05)
+    return FakePicamera2
+
+
+def test_picamera2_adapter_configures_a_small_stream_and_gives_bgr_frames(fake_picamera2):
+    src = open_source("camera", 320, 240, 15)
+    src.open()
+    cam = fake_picamera2.opened[0]
+    assert cam.config["main"] == {"size": (320, 240), "format": "RGB888"}
+    assert cam.config["controls"] == {"FrameRate": 15.0}
+    frame = src.read()
+    assert frame.image.shape == (240, 320, 3) and frame.image.flags["C_CONTIGUOUS"] and frame.index == 0
+    src.close()
+    assert not cam.running
+
+
+def test_picamera2_missing_then_unplugged_is_retried_and_recovers(fake_picamera2, caplog):
+    fake_picamera2.plan = ["missing", 5, "missing"]  # absent at start, 5 frames, unplugged, back
+    frames = LatestFrame(PicameraSource(64, 48), retry_max=0.2).start()
+    try:
+        got = [frames.get(timeout=3) for _ in range(12)]
+    finally:
+        frames.stop()
+    assert all(g is not None for g in got)
+    assert frames.reopened == 2 and len(fake_picamera2.opened) == 2  # each return of the camera counted
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "no camera (IndexError" in messages and "no frame for 0.05 s (camera unplugged?)" in messages

@@ -46,6 +46,7 @@ class PicameraSource(LiveSource):
     main stream (BGR in memory, as OpenCV wants it) at the inference size."""
 
     paced = True
+    CAPTURE_TIMEOUT = 2.0  # seconds without a frame before the camera counts as gone
 
     def __init__(self, width: int = 640, height: int = 480, fps: int = 30, camera: int = 0):
         self.size, self.rate, self.camera_num, self.name = (width, height), float(fps), camera, f"picamera2:{camera}"
@@ -68,21 +69,35 @@ class PicameraSource(LiveSource):
         self._cam, self._start = cam, time.monotonic()
 
     def read(self) -> Frame:
+        # picamera2 waits forever for a frame from an unplugged ribbon: ask for the frame as a
+        # job and give up after CAPTURE_TIMEOUT, so the grabber can report it and reopen.
         try:
-            image = self._cam.capture_array("main")
+            job = self._cam.capture_array("main", wait=False)
+            image = self._cam.wait(job, timeout=self.CAPTURE_TIMEOUT)
+        except TimeoutError:
+            raise SourceError(f"{self.name}: no frame for {self.CAPTURE_TIMEOUT:g} s (camera unplugged?)") from None
         except Exception as exc:
             raise SourceError(f"{self.name}: capture failed ({exc.__class__.__name__}: {exc})") from None
         self._index += 1
         return Frame(np.ascontiguousarray(image[..., :3]), self._index - 1, time.monotonic() - self._start, self.name)
 
     def close(self) -> None:
-        if self._cam is not None:
-            try:
-                self._cam.stop()
-                self._cam.close()
-            except Exception as exc:  # a camera that vanished cannot be stopped cleanly
-                log.debug("closing %s: %s", self.name, exc)
-            self._cam = None
+        if self._cam is None:
+            return
+        cam, self._cam = self._cam, None
+        # stop() can block on a camera that vanished: close on a thread and never wait long for it
+        closer = threading.Thread(target=self._close_camera, args=(cam,), name="camera-close", daemon=True)
+        closer.start()
+        closer.join(timeout=2.0)
+        if closer.is_alive():
+            log.warning("%s: the camera did not close within 2 s; left to close in the background", self.name)
+
+    def _close_camera(self, cam) -> None:
+        try:
+            cam.stop()
+            cam.close()
+        except Exception as exc:  # a camera that vanished cannot be stopped cleanly
+            log.debug("closing %s: %s", self.name, exc)
 
 
 class WebcamSource(LiveSource):
