@@ -32,7 +32,23 @@ def parse_args(argv):
     p.add_argument("--moves", help=f"comma-separated classes to render (default all: {','.join(CLASSES)})")
     p.add_argument("--workers", type=int, default=max(1, multiprocessing.cpu_count()), help="processes (default: cores)")
     p.add_argument("--clip-images", action="store_true", help="also save every clip frame as images/<clip>/<frame>.jpg")
+    p.add_argument("--sequence", action="append", default=[], metavar="MOVE,MOVE,...",
+                   help="clips dance exactly this sequence of moves, correctly, from and back to standing (any "
+                        "length; a repeated move returns to standing in between); repeat the option for several: "
+                        "clip i dances sequence i mod their number")
+    p.add_argument("--image-size", metavar="WxH", help="render every sample at this size (default: drawn per sample)")
     return p.parse_args(argv)
+
+
+def parse_sequence(text: str) -> tuple[str, ...]:
+    """``a,b,b,c`` -> (a, b, none, b, c): the dancer stands up between two of the same move, so
+    each is a move of its own."""
+    out: list[str] = []
+    for m in (m.strip() for m in text.split(",") if m.strip()):
+        if out and out[-1] == m and m != "none":
+            out.append("none")
+        out.append(m)
+    return tuple(out)
 
 
 def main(argv=None) -> int:
@@ -45,13 +61,25 @@ def main(argv=None) -> int:
     unknown = set(classes) - set(CLASSES)
     if unknown:
         sys.exit(f"synth: unknown classes {sorted(unknown)}; known: {', '.join(CLASSES)}")
+    sequences = [parse_sequence(t) for t in args.sequence]
+    bad = {m for seq in sequences for m in seq} - set(CLASSES)
+    if bad or any(not seq or seq[0] == "none" for seq in sequences):
+        sys.exit(f"synth: --sequence needs known moves starting with a move, got {args.sequence}; known: {', '.join(CLASSES)}")
+    size = None
+    if args.image_size:
+        try:
+            size = tuple(int(v) for v in args.image_size.lower().split("x"))
+            assert len(size) == 2 and min(size) >= 64
+        except (ValueError, AssertionError):
+            sys.exit(f"synth: --image-size must look like 640x480, got {args.image_size!r}")
     if args.out.exists() and any(args.out.iterdir()):
         sys.exit(f"synth: {args.out} is not empty; choose a new directory")
     for sub in ("images", "landmarks", "truth"):
         (args.out / sub).mkdir(parents=True, exist_ok=True)
-    jobs = [(sample_spec(args.seed, i, "still", args.subjects, args.fault_rate, classes), args.seed, i)
+    jobs = [(sample_spec(args.seed, i, "still", args.subjects, args.fault_rate, classes, image_size=size), args.seed, i)
             for i in range(args.stills)]
-    jobs += [(sample_spec(args.seed, args.stills + i, "clip", args.subjects, args.fault_rate, classes), args.seed,
+    jobs += [(sample_spec(args.seed, args.stills + i, "clip", args.subjects, args.fault_rate, classes,
+                          sequences[i % len(sequences)] if sequences else (), size), args.seed,
               args.stills + i) for i in range(args.clips)]
     start = time.time()
     rows = []

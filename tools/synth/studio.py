@@ -81,7 +81,10 @@ def subject(seed: int, k: int) -> Subject:
 
 
 def sample_spec(seed: int, index: int, kind: str, subjects: int, fault_rate: float,
-                classes: tuple[str, ...] = CLASSES) -> SampleSpec:
+                classes: tuple[str, ...] = CLASSES, sequence: tuple[str, ...] = (),
+                image_size: tuple[int, int] | None = None) -> SampleSpec:
+    """The sample's spec. A clip with a ``sequence`` dances exactly those moves, correctly, in
+    order (everything else is drawn as usual); ``image_size`` fixes the frame size."""
     rng = np.random.default_rng([seed, 2, index])
     move = str(rng.choice(classes))
     fault, magnitude = "", 0.0
@@ -91,6 +94,8 @@ def sample_spec(seed: int, index: int, kind: str, subjects: int, fault_rate: flo
     side = str(rng.choice(["left", "right"]))
     who = subject(seed, int(rng.integers(subjects)))
     width, height = IMAGE_SIZES[rng.integers(len(IMAGE_SIZES))]
+    if image_size is not None:
+        width, height = image_size
     yaw = float(rng.uniform(-180, 180) if rng.uniform() < 0.15 else rng.uniform(-100, 100))
     view = VIEWS[int(((yaw + 22.5) % 360) // 45)]
     distance = float(rng.uniform(2.6, 4.5))
@@ -116,6 +121,8 @@ def sample_spec(seed: int, index: int, kind: str, subjects: int, fault_rate: flo
         ballet = [c for c in classes if c != "none"] or list(moves.MOVES)
         then = tuple(str(m) for m in rng.choice(ballet, int(rng.integers(0, 3)))) if move != "none" else ()
         ramp, hold = int(rng.integers(8, 16)), int(rng.integers(12, 36))
+        if sequence:
+            move, fault, magnitude, then = sequence[0], "", 0.0, tuple(sequence[1:])
         frames = (len(then) + 2) * ramp + (len(then) + 1) * hold  # in, each move held, between, out
     return SampleSpec(f"{kind}{index:06d}", kind, move, fault, magnitude, side, who, cam, view, look, frames, fill,
                       then, ramp, hold)
