@@ -528,6 +528,54 @@ def cmd_record(args) -> int:
     return 0
 
 
+def _frame_range(text: str | None, what: str) -> tuple[int, int] | None:
+    if not text:
+        return None
+    try:
+        a, b = (int(x) for x in text.split(":"))
+    except ValueError:
+        raise UserError(f"--{what}-range {text!r}: expected A:B frame numbers, e.g. 128:160") from None
+    return a, b
+
+
+def cmd_compare(args) -> int:
+    from .audio_sync import AudioError
+    from .clips import compare_clips, load_clip
+    from .compare import feedback, to_json
+
+    size = _frame_size(args.frame_size) if args.frame_size else None
+    clips = []
+    for path, rng, what in ((args.reference, args.ref_range, "ref"), (args.attempt, args.attempt_range, "attempt")):
+        try:
+            clip = load_clip(path, size, args.fps, progress=not args.quiet)
+            span = _frame_range(rng, what)
+            clips.append(clip.cut(*span) if span else clip)
+        except (AudioError, ValueError) as exc:
+            if isinstance(exc, (SourceError, LandmarkFileError)):
+                raise
+            raise UserError(str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}") from None
+    ref, att = clips
+    try:
+        comp = compare_clips(ref, att, args.tolerance, not args.no_audio, not args.no_mirror, args.floor)
+    except ValueError as exc:
+        raise UserError(f"{args.reference} against {args.attempt}: {exc}") from None
+    lines = feedback(comp, att.first_frame, ref.first_frame)
+    if args.json:
+        print(json.dumps({"reference": str(args.reference), "attempt": str(args.attempt), **to_json(comp, att.first_frame, ref.first_frame)}))
+    else:
+        print(f"{args.attempt} against {args.reference}")
+        print("\n".join(lines))
+    if args.playback or args.report:
+        from .compare_draw import playback, report
+
+        if args.playback:
+            print(f"playback: {playback(args.playback, ref.landmarks, att.at_rate(ref.fps).landmarks, comp, ref.size, att.size, ref.first_frame, att.first_frame, progress=not args.quiet)}", file=sys.stderr)
+        if args.report:
+            title = f"{Path(args.attempt).name} against {Path(args.reference).name}"
+            print(f"report: {report(args.report, comp, lines, title, att.first_frame)}", file=sys.stderr)
+    return 0
+
+
 # --- run (the appliance) -----------------------------------------------------------------------
 
 
@@ -666,6 +714,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path)
     p.add_argument("--state-dir")
     p.set_defaults(func=cmd_record)
+
+    p = sub.add_parser("compare", help="score an attempt against a reference dancer, joint by joint (videos or landmark clips)")
+    p.add_argument("reference", type=Path, help="the reference: a video file, or a landmark clip (.npy, .csv; pi-coach record takes)")
+    p.add_argument("attempt", type=Path, help="the attempt, the same kinds")
+    p.add_argument("--json", action="store_true", help="print one JSON document (scores, alignment, per-frame matches)")
+    p.add_argument("--playback", metavar="OUT", help="write the aligned skeletons side by side (.mp4 or .gif)")
+    p.add_argument("--report", metavar="OUT", help="write per-joint score bars and the error timeline (.png or .html)")
+    p.add_argument("--ref-range", metavar="A:B", help="compare only frames A to B (exclusive) of the reference")
+    p.add_argument("--attempt-range", metavar="A:B", help="compare only frames A to B (exclusive) of the attempt")
+    p.add_argument("--tolerance", type=float, default=0.5, help="seconds a moment may be early or late (default %(default)s)")
+    p.add_argument("--floor", type=float, default=5.0, help="least spread of a joint in degrees (default %(default)s)")
+    p.add_argument("--no-audio", action="store_true", help="align by the poses even when both have a soundtrack")
+    p.add_argument("--no-mirror", action="store_true", help="do not try the mirrored reference")
+    p.add_argument("--frame-size", help="landmark files: WxH of the frames they came from (default: labels.csv or square)")
+    p.add_argument("--fps", type=float, help="landmark files: their frame rate (default: labels.csv or 30)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("sessions", help="what was danced: list, show or export (CSV and an HTML report) the session log")
     p.add_argument("--log", help="the session log (default: the config's state directory/sessions.db)")

@@ -21,7 +21,7 @@ from .pose import NUM_LANDMARKS
 from .sources.live import LatestFrame
 
 log = logging.getLogger(__name__)
-FIELDS = ["sample", "move", "fault", "side", "subject", "camera", "kind", "frames", "width", "height", "detected"]
+FIELDS = ["sample", "move", "fault", "side", "subject", "camera", "kind", "frames", "width", "height", "detected", "fps"]
 
 
 @dataclass(frozen=True)
@@ -59,14 +59,14 @@ def record(plan: TakePlan, frames: LatestFrame, estimator, out: Path, screen: Sc
         if buzzer:
             buzzer.play("well_done")
         name = f"{plan.move}-{plan.dancer}-{stamp}-{take:02d}"
-        arrays, size, found = _capture(plan, frames, estimator, out / "images" / name if plan.save_frames else None,
+        arrays, size, found, rate = _capture(plan, frames, estimator, out / "images" / name if plan.save_frames else None,
                                        lambda share: _say(screen, title, f"Take {take}: dance!", share))
         if arrays is None:
             raise RuntimeError(f"take {take}: the camera gave no frames")
         np.save(out / "landmarks" / f"{name}.npy", arrays)
         rows.append({"sample": name, "move": plan.move, "fault": "none", "side": "", "subject": plan.dancer,
                      "camera": plan.camera, "kind": "clip", "frames": len(arrays), "width": size[0], "height": size[1],
-                     "detected": round(found / len(arrays), 3)})
+                     "detected": round(found / len(arrays), 3), "fps": round(rate, 2)})
         _append(out / "labels.csv", rows[-1])
         progress(f"take {take}/{plan.takes}: {len(arrays)} frames, dancer seen in {found}")
         if take < plan.takes:
@@ -87,7 +87,7 @@ def _wait(frames: LatestFrame, seconds: float) -> None:
 def _capture(plan: TakePlan, frames: LatestFrame, estimator, image_dir: Path | None, show):
     import cv2
 
-    arrays, size, found = [], (0, 0), 0
+    arrays, size, found, stamps = [], (0, 0), 0, []
     start = time.monotonic()
     while (elapsed := time.monotonic() - start) < plan.seconds:
         got = frames.get(timeout=1.0)
@@ -96,6 +96,7 @@ def _capture(plan: TakePlan, frames: LatestFrame, estimator, image_dir: Path | N
                 break
             continue
         frame = got[0]
+        stamps.append(time.monotonic())
         size = (frame.image.shape[1], frame.image.shape[0])
         pose = estimator.estimate(frame.image, frame.timestamp)
         if pose is None:
@@ -108,13 +109,19 @@ def _capture(plan: TakePlan, frames: LatestFrame, estimator, image_dir: Path | N
             image_dir.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(image_dir / f"{len(arrays) - 1:04d}.jpg"), frame.image)
         show(min(1.0, elapsed / plan.seconds))
-    return (np.stack(arrays).astype(np.float32) if arrays else None), size, found
+    # the rate the take was captured at (frames the coach kept per second), for comparing against it
+    rate = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 and stamps[-1] > stamps[0] else 0.0
+    return (np.stack(arrays).astype(np.float32) if arrays else None), size, found, rate
 
 
 def _append(labels: Path, row: dict) -> None:
     new = not labels.exists()
+    fields = FIELDS
+    if not new:  # a folder from an older version keeps its columns (no fps)
+        with open(labels, newline="") as f:
+            fields = next(csv.reader(f), None) or FIELDS
     with open(labels, "a", newline="") as f:
-        w = csv.DictWriter(f, FIELDS)
+        w = csv.DictWriter(f, fields, extrasaction="ignore")
         if new:
             w.writeheader()
         w.writerow(row)
