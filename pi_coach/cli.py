@@ -110,8 +110,9 @@ def cmd_analyze(args) -> int:
     move = _pick_move(book, args.move, args.rules)
     kind = sources.kind_of(args.path)
     classifier = load_classifier(args)
+    combination = _combination_arg(args, book, classifier, kind, move)
     if kind == "video":
-        return _analyze_video(args, book, move, classifier)
+        return _analyze_video(args, book, move, classifier, combination)
     frames = list(sources.image_frames(args.path))
     results = []
     with PoseEstimator(video=False) as estimator:
@@ -144,7 +145,21 @@ def _annotate_images(results, book: Rulebook, out: Path, kind: str) -> None:
         print(f"annotated: {target}", file=sys.stderr)
 
 
-def _analyze_video(args, book: Rulebook, move: str | None, classifier) -> int:
+def _combination_arg(args, book: Rulebook, classifier, kind: str, move: str | None):
+    """``--combination FILE`` loaded against the moves the rules and the model know (or None)."""
+    from .combination import CombinationError, load_combination
+
+    if not args.combination:
+        return None
+    if kind != "video" or move is not None:
+        raise UserError("--combination follows the moves of a video: give a video, and no --move")
+    try:
+        return load_combination(args.combination, set(book.moves) | set(classifier.labels if classifier else ()))
+    except CombinationError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _analyze_video(args, book: Rulebook, move: str | None, classifier, combination=None) -> int:
     from tqdm import tqdm
 
     from . import sources
@@ -154,7 +169,7 @@ def _analyze_video(args, book: Rulebook, move: str | None, classifier) -> int:
 
     fps, count = sources.video_info(args.path)
     writer = VideoWriter(args.annotate, fps / args.step) if args.annotate else None
-    analyses = []
+    analyses, frame_scores = [], []
     with PoseEstimator(video=True) as estimator:
         for frame in tqdm(sources.video_frames(args.path, args.step), total=count // args.step or None,
                           desc="analyze", unit="frame", disable=args.quiet, file=sys.stderr):
@@ -162,16 +177,27 @@ def _analyze_video(args, book: Rulebook, move: str | None, classifier) -> int:
             guess = classifier.classify_pose(pose) if classifier else None
             a = analyze_pose(pose, book, move, guess=guess, name=frame.name, index=frame.index, timestamp=frame.timestamp)
             analyses.append(a)
+            if combination:  # the class scores, as the service feeds the combination follower
+                scores = guess.scores if guess else dict(book.best_matches(pose)) if pose is not None else {}
+                frame_scores.append((frame.index, frame.timestamp, scores or {NONE: 1.0}))
             if writer:
                 writer.write(annotate(frame.image, a, book))
     if writer:
         writer.close()
         print(f"annotated: {args.annotate}", file=sys.stderr)
     segments = segment(analyses, book, move, rate=fps / args.step)
+    followed = None
+    if combination:
+        from .follow import follow_clip
+
+        followed = follow_clip(combination, frame_scores)
     if args.json:
         doc = {"source": str(args.path), "fps": fps, "frames_analyzed": len(analyses),
                "pose_found": sum(a.pose is not None for a in analyses),
                "segments": [s.to_json() for s in segments], "frames": [a.to_json() for a in analyses]}
+        if followed:
+            doc["combination"] = {**followed[1].to_json(), "file": str(combination.path),
+                                  "move_segments": [s.to_json() for s in followed[0]]}
         print(json.dumps(doc, indent=1, ensure_ascii=False))
         return 0
     found = sum(a.pose is not None for a in analyses)
@@ -182,6 +208,8 @@ def _analyze_video(args, book: Rulebook, move: str | None, classifier) -> int:
         print(f"  {s.start_time:6.2f}-{s.end_time:6.2f} s  frames {s.start}-{s.end}  {name} ({conf})")
         for c in s.corrections:
             print(f"      [{c['severity']}] {c['message']}  ({c['check']}, in {c['share']:.0%} of frames)")
+    if followed:
+        print("\n".join(followed[1].describe(lambda m: book[m].title if m in book else m)))
     return 0
 
 
@@ -610,7 +638,8 @@ def cmd_run(args) -> int:
             "camera.source": args.source, "display.driver": display, "session.state_dir": args.state_dir,
             "display.emulator_output": args.emulator_output, "rules.dir": args.rules,
             "model.path": "none" if args.no_model else str(args.model) if args.model else None,
-            "camera.realtime": False if args.fast else None, "camera.loop": True if args.loop else None})
+            "camera.realtime": False if args.fast else None, "camera.loop": True if args.loop else None,
+            "combination.file": str(args.combination) if args.combination else None})
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     setup_logging(args.verbose)
@@ -642,6 +671,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-model", action="store_true", help="recognise the move by the rule files' match instead")
     p.add_argument("--profile", help="a dancer profile (NAME in the profiles folder, or a .toml file) to judge with")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--combination", type=Path, help="video: follow this combination file (rules/combinations/) and score it")
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("check", help="run rules directly on a landmark file (.npy or landmark CSV)")
@@ -785,6 +815,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="print nothing but the log")
     p.add_argument("--stats", type=Path, help="write the run's figures (fps, drops, latency, RSS) as JSON here at the end")
     p.add_argument("--verbose", action="store_true", help="debug logging")
+    p.add_argument("--combination", type=Path, help="follow this combination file live (overrides combination.file)")
     p.set_defaults(func=cmd_run)
     return parser
 

@@ -58,6 +58,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "hold_seconds": 3.0,  # a static move held correctly this long earns "well done"
         "missing_seconds": 1.0,  # nobody (or no feet) this long before "step into the frame"
     },
+    "combination": {
+        "file": "",  # a combination file (rules/combinations/*.toml) to follow live; "" = none
+        "threshold": 0.8,  # a move counts as a step when its smoothed score passes this ...
+        "release": 0.5,  # ... for min_frames frames, and ends when it stays below this
+        "min_frames": 5,
+        "latency_frames": 3,  # the move model's delay: step boundaries are dated back this many frames
+    },
     "session": {
         "state_dir": "/var/lib/pi-coach",  # the service's StateDirectory
         "log": "sessions.db",  # SQLite session log, relative to state_dir
@@ -151,6 +158,10 @@ def load_config(path: str | Path | None = None) -> Config:
              "display", "driver")
     if values["coach"]["move_release"] > values["coach"]["move_threshold"]:
         fail("coach.move_release must not be above coach.move_threshold", "coach", "move_release")
+    if values["combination"]["release"] > values["combination"]["threshold"]:
+        fail("combination.release must not be above combination.threshold", "combination", "release")
+    if values["combination"]["min_frames"] < 1:
+        fail("combination.min_frames must be 1 or more", "combination", "min_frames")
     quiet = values["buzzer"]["quiet_hours"]
     if quiet and not re.fullmatch(r"\d\d:\d\d-\d\d:\d\d", quiet):
         fail(f"buzzer.quiet_hours must look like \"22:00-07:00\", got {quiet!r}", "buzzer", "quiet_hours")

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .classify import ModelError, MoveClassifier
 from .coach import Coach, CoachSettings, CoachState, Event
+from .combination import CombinationError, load_combination
 from .config import Config
 from .control import ControlServer
 from .feedback.buzzer import EVENT_PATTERNS, BuzzerPlayer
@@ -134,6 +135,7 @@ class Service:
         self._notice, self._notice_until = "", 0.0
         self._last_status = -1e9
         self._last_time = 0.0  # the source time of the last processed frame
+        self.combination = None  # a follow.LiveCombination when [combination] file is set
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -284,6 +286,12 @@ class Service:
         recorder = _RecentErrors(self.recent_errors)
         logging.getLogger().addHandler(recorder)
         self.load_model()
+        combination_error = self.load_combination()
+        if combination_error:
+            log.error("combination: %s", combination_error)
+            self.notifier.send(f"STATUS=cannot start: {combination_error}")
+            logging.getLogger().removeHandler(recorder)
+            return 1
         from .pose_estimator import PoseEstimator
 
         estimator = (self._estimator_factory or (lambda: PoseEstimator(video=True)))()
@@ -310,6 +318,8 @@ class Service:
                 done, answer = self._reload_waiters.pop()
                 answer.update(accepted=False, errors=["the service is stopping"])
                 done.set()
+            if self.combination:
+                self._combination_done(self.combination.finish())
             if self.session:
                 self._log_events(self.session, self.coach.finish(self._last_time))
                 try:
@@ -383,12 +393,16 @@ class Service:
             scores = self.classifier.classify_pose(pose).scores
         else:
             scores = self.classifier.classify_image(frame.image, pose).scores
-        return self.coach.update(frame.timestamp, pose, scores)
+        state = self.coach.update(frame.timestamp, pose, scores)
+        if self.combination:
+            for result in self.combination.update(frame.index, frame.timestamp, scores):
+                self._combination_done(result)
+        return state
 
     def _feedback(self, state: CoachState) -> None:
         screen, buzzer, session = self.screen, self.buzzer, self.session
         notice = self._notice if time.monotonic() < self._notice_until else ""
-        screen.show(state, notice, force=bool(state.events))
+        screen.show(state, notice, force=bool(state.events), combo=self.combination.line if self.combination else "")
         if buzzer:
             for e in state.events:
                 if e.kind in EVENT_PATTERNS:
@@ -410,6 +424,41 @@ class Service:
                 session.add_correction(e.time, e.move, d["check"], d["message"], d["severity"], d["value"])
             elif e.kind in ("well_done", "hint"):
                 session.add_event(time.time(), e.kind, {"move": e.move, "at": e.time, **d})
+
+    def load_combination(self) -> str:
+        """Follow the configured combination file, if any; its error (file:line: reason) if broken."""
+        from .follow import LiveCombination
+        from .segmenter import SegmenterSettings
+
+        path = self.config["combination.file"]
+        if not path:
+            return ""
+        known = set(self.rulebook.moves) | set(self.classifier.labels if self.classifier else ())
+        try:
+            combination = load_combination(path, known)
+        except CombinationError as exc:
+            return str(exc)
+        c = self.config.section("combination")
+        settings = SegmenterSettings(threshold=c["threshold"], release=c["release"], min_frames=c["min_frames"],
+                                     latency_frames=c["latency_frames"])
+        titles = {m: r.title for m, r in self.rulebook.moves.items()}
+        self.combination = LiveCombination(combination, settings, lambda m: titles.get(m, m.replace("_", " ").capitalize()))
+        log.info("following the combination %s: %s", path, ", ".join(combination.moves))
+        return ""
+
+    def _combination_done(self, result) -> None:
+        """An attempt at the combination scored: say so in the log, on the console and in the session log."""
+        if result is None:
+            return
+        log.info("combination %s: score %d/100; %s", result.title, result.score,
+                 "; ".join(f"{k} {m}" for k, m in result.flags) or "every step matched")
+        if self.console and not self.console.as_json:
+            print("\n".join(result.describe(self.combination.title_of)), file=self.console.stream, flush=True)
+        elif self.console:
+            print(json.dumps({"time": round(self._last_time, 3), "event": "combination", **result.to_json()},
+                             ensure_ascii=False), file=self.console.stream, flush=True)
+        if self.session:
+            self.session.add_event(time.time(), "combination", result.to_json())
 
     def _open_session(self) -> SessionLog | None:
         path = self.config.log_path

@@ -47,8 +47,9 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int, lines: int) ->
     return out
 
 
-def render(state: CoachState | None, notice: str = "") -> Image.Image:
-    """One screen, 1-bit. A ``notice`` (a fault of the box) takes the whole screen."""
+def render(state: CoachState | None, notice: str = "", combo: str = "") -> Image.Image:
+    """One screen, 1-bit. A ``notice`` (a fault of the box) takes the whole screen. ``combo``
+    (following a combination: the next move, a flag or the score) takes the second message line."""
     image = Image.new("1", (WIDTH, HEIGHT), 0)
     draw = ImageDraw.Draw(image)
     if notice or state is None:
@@ -60,10 +61,12 @@ def render(state: CoachState | None, notice: str = "") -> Image.Image:
         return image
     title = state.title or "Ready"
     draw.text((0, -2), title, font=_fit(draw, title, (20, 18, 16, 14, 12), WIDTH), fill=1)
+    small = font(11)
     if state.message:
-        small = font(11)
-        for i, line in enumerate(_wrap(draw, state.message, small, WIDTH, 2)):
+        for i, line in enumerate(_wrap(draw, state.message, small, WIDTH, 1 if combo else 2)):
             draw.text((0, 22 + i * 13), line, font=small, fill=1)
+    if combo:
+        draw.text((0, 37 if state.title or state.message else 22), _wrap(draw, combo, small, WIDTH, 1)[0], font=small, fill=1)
     if not state.title:
         return image  # no move: no bar
     # the bar: hold progress while holding correctly, else the move's confidence
@@ -142,12 +145,12 @@ class Screen:
             log.error("%s; coaching goes on without the screen", reason)
         self.problem, self.device = reason, None
 
-    def show(self, state: CoachState | None, notice: str = "", force: bool = False) -> bool:
+    def show(self, state: CoachState | None, notice: str = "", force: bool = False, combo: str = "") -> bool:
         """Draw the state (or a notice) if due; True when the screen was updated."""
         now = self._clock()
         if not force and now - self._last_draw < self.min_interval:
             return False
-        image = render(state, notice)
+        image = render(state, notice, combo)
         data = image.tobytes()
         if data == self._last_image or not self._ensure():
             return False
