@@ -78,7 +78,8 @@ def load_combination(path: str | Path, known: set[str] | frozenset[str] | tuple[
     except tomllib.TOMLDecodeError as exc:
         line = re.search(r"line (\d+)", str(exc))
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc)) or "invalid TOML"
-        raise CombinationError(path, int(line.group(1)) if line else None, f"TOML syntax error: {reason}") from None
+        at = int(line.group(1)) if line else (len(text.splitlines()) or 1) if "end of document" in str(exc) else None
+        raise CombinationError(path, at, f"TOML syntax error: {reason}") from None
     return _validate(data, path, text, set(known) - {NONE})
 
 

@@ -25,7 +25,7 @@ class SegmenterSettings:
     smoothing: float = 0.4  # weight of the newest frame in the running average (1 = none)
     min_frames: int = 5  # frames above the threshold before a move counts (shorter blips are not moves)
     gap_frames: int = 3  # frames below release before a move ends (a dip shorter than this does not split it)
-    latency_frames: int = 0  # the move model's delay: boundaries are dated back this many frames
+    latency_frames: int = 3  # the move model's delay (its window of 8 poses): boundaries are dated back this far
 
 
 @dataclass(frozen=True)

@@ -221,6 +221,7 @@ def main(argv=None) -> int:
     p.add_argument("--threshold", type=float, default=SegmenterSettings.threshold)
     p.add_argument("--release", type=float, default=SegmenterSettings.release)
     p.add_argument("--min-frames", type=int, default=SegmenterSettings.min_frames)
+    p.add_argument("--latency-frames", type=int, default=SegmenterSettings.latency_frames)
     p.add_argument("--json", action="store_true")
     p.add_argument("--fixture", type=Path, metavar="OUT", help="write the clips as a small fixture in OUT, then evaluate it")
     args = p.parse_args(argv)
@@ -228,7 +229,8 @@ def main(argv=None) -> int:
     if args.fixture:
         make_fixture(args.fixture, items)
         items = [str(args.fixture)]
-    settings = SegmenterSettings(threshold=args.threshold, release=args.release, min_frames=args.min_frames)
+    settings = SegmenterSettings(threshold=args.threshold, release=args.release, min_frames=args.min_frames,
+                                latency_frames=args.latency_frames)
     doc = evaluate(items, args.model, args.tolerance, settings)
     if args.json:
         print(json.dumps(doc, indent=1))
