@@ -4,8 +4,10 @@ Two takes danced to the same music share the music, so the lag that best lines u
 is the lag between the dances, to a fraction of a millisecond. GCC-PHAT (cross-correlation of the
 spectra with every frequency's magnitude divided out) gives one sharp peak at that lag even for
 music with a strong beat or a room hum, where a plain cross-correlation has broad, repeating peaks.
-How sharp the peak stands over the rest (``confidence``) says whether the soundtracks share
-anything at all; below ``MIN_CONFIDENCE`` the caller falls back to the poses.
+How far the peak stands above the next highest one (``confidence``, their ratio) says whether
+the soundtracks share anything at all: a shared recording gives one peak 10 to 100 times the
+next, while unrelated music, even on the same scale and a similar beat, gives many near-equal
+peaks (ratios of 1.0-1.5 in the tests). Below ``MIN_CONFIDENCE`` the caller falls back to the poses.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 RATE = 8000  # Hz: the soundtracks are decoded to mono at this rate (0.125 ms, far below a frame)
-MIN_CONFIDENCE = 10.0  # peak height over the spread of the rest of the correlation, in standard deviations
+MIN_CONFIDENCE = 3.0  # the correlation peak over the next highest peak (20 ms or more away)
 SILENCE_RMS = 1e-4  # a soundtrack quieter than this is treated as none
 BAND = (40.0, 3800.0)  # Hz: the frequencies the correlation listens to (below: rumble of the stand; above: the codec's floor)
 
@@ -48,7 +50,7 @@ class Soundtrack:
 @dataclass(frozen=True)
 class AudioOffset:
     """The attempt's time ``t`` is the reference's time ``t + seconds``; ``confidence`` is the
-    correlation peak over the spread of the rest (below MIN_CONFIDENCE: not the same music)."""
+    correlation peak over the next highest one (below MIN_CONFIDENCE: not the same music)."""
 
     seconds: float
     confidence: float
@@ -115,7 +117,7 @@ def find_offset(reference: Soundtrack, attempt: Soundtrack, min_overlap: float =
     best = int(np.argmax(values))
     guard = round(0.02 * reference.rate)  # the peak's own shoulders are not "the rest"
     rest = np.concatenate([values[:max(0, best - guard)], values[best + guard + 1:]])
-    spread = float(rest.std()) if len(rest) > 10 else 0.0
-    confidence = (float(values[best]) - float(rest.mean())) / spread if spread > 0 else 0.0
+    second = float(rest.max()) if len(rest) else 0.0
+    confidence = float(values[best]) / second if second > 0 else 0.0
     lag = int(lags[best])
     return AudioOffset(reference.start + lag / reference.rate - attempt.start, confidence)

@@ -644,7 +644,18 @@ def cmd_run(args) -> int:
         raise UserError(str(exc)) from None
     setup_logging(args.verbose)
     console = None if args.quiet else ConsoleSink(as_json=args.json)
-    service = Service(config, console=console)
+    reference = None
+    if args.reference:  # a take from pi-coach record (or any clip compare takes) to coach against
+        from .clips import load_clip
+        from .live_reference import ReferenceFollower
+
+        try:
+            reference = ReferenceFollower(load_clip(args.reference))
+        except ValueError as exc:
+            if isinstance(exc, (SourceError, LandmarkFileError)):
+                raise
+            raise UserError(str(exc) if str(args.reference) in str(exc) else f"{args.reference}: {exc}") from None
+    service = Service(config, console=console, reference=reference)
     service.install_signals()
     code = service.run()
     if args.stats:
@@ -814,6 +825,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print events as JSON lines")
     p.add_argument("--quiet", action="store_true", help="print nothing but the log")
     p.add_argument("--stats", type=Path, help="write the run's figures (fps, drops, latency, RSS) as JSON here at the end")
+    p.add_argument("--reference", type=Path, help="coach against this reference clip (a pi-coach record take, a landmark "
+                   "file or a video): the screen shows the live score and the joint furthest off")
     p.add_argument("--verbose", action="store_true", help="debug logging")
     p.add_argument("--combination", type=Path, help="follow this combination file live (overrides combination.file)")
     p.set_defaults(func=cmd_run)

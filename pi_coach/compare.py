@@ -67,7 +67,7 @@ JOINTS: tuple[Joint, ...] = (
     Joint("head", "angle", ("mid_hip", "mid_shoulder", "nose"), "more in line", "tilted more"),
 )
 JOINT_NAMES = tuple(j.name for j in JOINTS)
-_MIDS = {"mid_hip": ("left_hip", "right_hip"), "mid_shoulder": ("left_shoulder", "right_shoulder"),
+MIDPOINTS = {"mid_hip": ("left_hip", "right_hip"), "mid_shoulder": ("left_shoulder", "right_shoulder"),
          "mid_ankle": ("left_ankle", "right_ankle")}
 
 
@@ -86,7 +86,7 @@ def _points(landmarks: np.ndarray, width: int, height: int) -> dict[str, np.ndar
     seen = np.nan_to_num(landmarks[..., 3], nan=0.0) >= VISIBILITY
     px[~seen] = np.nan
     pts = {name: px[:, i] for name, i in INDEX.items()}
-    for mid, (a, b) in _MIDS.items():
+    for mid, (a, b) in MIDPOINTS.items():
         pts[mid] = (pts[a] + pts[b]) / 2
     return pts
 
@@ -267,7 +267,7 @@ def align(att_feat: Features, ref_feat: Features, fps: float, tolerance: float,
             raise ValueError(f"the soundtracks say the attempt starts {offset.seconds:.2f} s into the reference, "
                              "where the two clips do not overlap")
         att, ref = banded_warp(costs, lag, band)
-        return Alignment("audio", att, ref, exact, offset, f"by the music (confidence {offset.confidence:.0f})")
+        return Alignment("audio", att, ref, exact, offset, f"by the music (peak {offset.confidence:.0f}x the next)")
     lag = best_lag(costs, min_overlap)
     att, ref = banded_warp(costs, lag, band)
     why = ("the soundtracks do not match" if offset is not None else "no soundtrack in both")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .compare import JOINT_NAMES, JOINTS, Comparison, mirror_landmarks
+from .compare import JOINT_NAMES, JOINTS, MIDPOINTS, Comparison, mirror_landmarks
 from .draw import VideoWriter, font
 from .pose import CONNECTIONS, INDEX
 
@@ -38,7 +38,7 @@ def _normalised(landmarks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def _skeleton(draw: ImageDraw.ImageDraw, pts: np.ndarray, origin: tuple[float, float], scale: float, colour, width: int):
     def at(name):
-        p = pts[INDEX[name]]
+        p = pts[INDEX[name]] if name in INDEX else np.mean([pts[INDEX[n]] for n in MIDPOINTS[name]], axis=0)
         return None if not np.all(np.isfinite(p)) else (origin[0] + p[0] * scale, origin[1] + p[1] * scale)
 
     for a, b in CONNECTIONS:

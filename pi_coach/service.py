@@ -109,13 +109,14 @@ class Service:
     """One run of the coach, from start to SIGTERM (or the end of a file source)."""
 
     def __init__(self, config: Config, source: LiveSource | None = None, console: ConsoleSink | None = None,
-                 notifier: Notifier | None = None, estimator_factory=None):
+                 notifier: Notifier | None = None, estimator_factory=None, reference=None):
         self.config = config
         cam = config.section("camera")
         self.source = source or open_source(cam["source"], cam["width"], cam["height"], cam["fps"], cam["loop"])
         self.console = console
         self.notifier = notifier or Notifier(fraction=config["service.watchdog_fraction"])
         self._estimator_factory = estimator_factory
+        self.reference = reference  # a live_reference.ReferenceFollower (run --reference), or None
         self.stats = Stats()
         self.rulebook = Rulebook()
         self.rules_version = ""
@@ -397,6 +398,8 @@ class Service:
         if self.combination:
             for result in self.combination.update(frame.index, frame.timestamp, scores):
                 self._combination_done(result)
+        if self.reference:  # the screen shows the live score against the reference clip
+            state = self.reference.show(state, pose)
         return state
 
     def _feedback(self, state: CoachState) -> None:

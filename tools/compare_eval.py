@@ -76,14 +76,14 @@ def write_video(dst: Path, frames: list[np.ndarray], fps: float, audio: np.ndarr
     return dst
 
 
-def music(seconds: float, rate: int = 48000, seed: int = 8) -> np.ndarray:
-    """A made-up tune at 120 bpm: plucked notes of a pentatonic scale on every half beat over a
+def music(seconds: float, rate: int = 48000, seed: int = 8, bpm: float = 120.0) -> np.ndarray:
+    """A made-up tune at ``bpm``: plucked notes of a pentatonic scale on every half beat over a
     kick drum on the beat, as a dance class's music would carry a beat and a melody."""
     rng = np.random.default_rng(seed)
     n = int(seconds * rate)
     out = np.zeros(n)
     scale = 220.0 * 2 ** (np.array([0, 2, 4, 7, 9, 12, 14, 16]) / 12)
-    note = int(0.25 * rate)
+    note = int(30.0 / bpm * rate)  # half a beat
     t = np.arange(note) / rate
     for start in range(0, n, note):
         f = rng.choice(scale)
