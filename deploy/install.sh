@@ -49,7 +49,7 @@ cd "$BUNDLE"
 listed=$(cut -c67- SHA256SUMS | LC_ALL=C sort)
 present=$(find . \( -type f -o -type l \) ! -path ./SHA256SUMS -printf '%P\n' | LC_ALL=C sort)
 if [ "$listed" != "$present" ]; then
-    diff <(echo "$listed") <(echo "$present") | sed -n 's/^</  missing: /p; s/^>/  not in SHA256SUMS: /p' >&2 || true
+    diff <(echo "$listed") <(echo "$present") | sed -n 's/^< /  missing: /p; s/^> /  not in SHA256SUMS: /p' >&2 || true
     die "the bundle's files do not match its SHA256SUMS: refusing to install (nothing was changed)"
 fi
 if ! bad=$(sha256sum --check --strict --quiet SHA256SUMS 2>&1); then
