@@ -56,7 +56,7 @@ def _both(name: str, kind: str, points: tuple[str, ...], more: str, less: str) -
 
 JOINTS: tuple[Joint, ...] = (
     *_both("elbow", "angle", ("@_shoulder", "@_elbow", "@_wrist"), "straighter", "more bent"),
-    *_both("shoulder", "angle", ("@_hip", "@_shoulder", "@_elbow"), "arm higher", "arm lower"),
+    *_both("shoulder", "angle", ("@_hip", "@_shoulder", "@_elbow"), "higher", "lower"),
     *_both("hip", "angle", ("@_shoulder", "@_hip", "@_knee"), "more open", "more folded"),
     *_both("thigh", "angle", ("#_hip", "@_hip", "@_knee"), "further out", "further in"),
     *_both("knee", "angle", ("@_hip", "@_knee", "@_ankle"), "straighter", "more bent"),

@@ -63,8 +63,8 @@ def playback(path: str | Path, reference: np.ndarray, attempt: np.ndarray, comp:
     ref = _normalised(mirror_landmarks(reference) if comp.mirrored else np.asarray(reference), ref_size)
     att = _normalised(np.asarray(attempt), att_size)
     worst = [JOINT_NAMES.index(n) for n, s in comp.worst_joints(highlight) if s < 99.5]
-    scale = PANEL[1] / 5.2  # torso lengths: head to feet is about 3.5, arms wider
-    origin = (PANEL[0] / 2, HEADER + PANEL[1] * 0.42)
+    scale = PANEL[1] / 4.0  # in torso lengths the body spans about 3.3 from head to feet
+    origin = (PANEL[0] / 2, HEADER + PANEL[1] * 0.38)
     writer = VideoWriter(path, comp.fps, gif_width=2 * PANEL[0])
     title, small = font(18, bold=True), font(15)
     a = comp.alignment
@@ -90,11 +90,11 @@ def playback(path: str | Path, reference: np.ndarray, attempt: np.ndarray, comp:
                fill=(235, 235, 235))
         d.text((PANEL[0] + 10, 6), f"attempt  frame {fa + att_first}", font=title, fill=(120, 200, 255))
         score = comp.frame_scores[i]
-        d.text((10, 30), f"{(fa + att_first) / comp.fps:5.2f} s", font=small, fill=(180, 180, 180))
+        d.text((10, 30), f"attempt at {(fa + att_first) / comp.fps:.2f} s", font=small, fill=(180, 180, 180))
         d.text((PANEL[0] + 10, 30), f"frame score {score:.0f}" if np.isfinite(score) else "not seen", font=small,
                fill=(180, 180, 180))
         if worst:
-            d.text((PANEL[0] + 140, 30), "ringed: " + ", ".join(JOINT_NAMES[j] for j in worst[:2]), font=small,
+            d.text((10, HEADER + PANEL[1] - 22), "ringed: " + ", ".join(JOINT_NAMES[j] for j in worst), font=small,
                    fill=(255, 200, 60))
         writer.write(np.asarray(img)[:, :, ::-1].copy())
     writer.close()
