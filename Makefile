@@ -39,7 +39,7 @@ test: $(VENV)/.synth system-packages $(ANSIBLE)
 # Installed with apt when missing (as root, or through sudo).
 SYSTEM_TOOLS := chromium:chromium sfdisk:fdisk mkfs.vfat:dosfstools mcopy:mtools e2ls:e2tools \
 	debugfs:e2fsprogs xz:xz-utils sshd:openssh-server ssh:openssh-client unshare:util-linux \
-	systemd-analyze:systemd
+	systemd-analyze:systemd shellcheck:shellcheck
 system-packages:
 	@missing=$$(for t in $(SYSTEM_TOOLS); do PATH="$$PATH:/usr/sbin:/sbin" command -v $${t%%:*} >/dev/null || echo $${t#*:}; done); \
 	[ -z "$$missing" ] || { \

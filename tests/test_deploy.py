@@ -488,3 +488,9 @@ def test_fleet_playbook_passes_ansible_syntax_check():
     assert "Run the bundle's installer" in tasks and "Restart pi-coach" in tasks
     doc = yaml.safe_load(play.read_text())
     assert any("install.sh" in str(t.get("ansible.builtin.command", "")) for t in doc[0]["tasks"])
+
+
+def test_shell_scripts_pass_shellcheck():
+    scripts = [REPO / "deploy" / name for name in ("install.sh", "firstrun.sh", "deploy.sh")]
+    out = sh("shellcheck", *scripts, check=False)
+    assert out.returncode == 0, out.stdout
