@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out
+# ansible-core, in its own venv: make deploy-fleet, and the playbook check in the tests
+ANSIBLE := .cache/ansible/bin/ansible-playbook
 
 .PHONY: setup demo test bench data clean system-packages wheelhouse bundle flash deploy deploy-fleet
 
@@ -67,7 +69,6 @@ BUNDLE ?= out/bundle
 BOX ?= coach-1
 USER_NAME ?= coach
 SSH_KEY ?= $(firstword $(wildcard $(HOME)/.ssh/id_ed25519.pub $(HOME)/.ssh/id_ecdsa.pub $(HOME)/.ssh/id_rsa.pub))
-ANSIBLE := .cache/ansible/bin/ansible-playbook
 BUNDLE_SOURCES := pyproject.toml README.md $(shell find pi_coach rules models systemd deploy -type f ! -name '*.pyc' 2>/dev/null)
 
 wheelhouse: $(WHEELHOUSE)/.complete
