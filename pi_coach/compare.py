@@ -1,8 +1,8 @@
 """Comparing an attempt with a reference dancer, joint by joint: angles, alignment in time, scores.
 
-Everything here is a plain function over arrays. Per frame, ``JOINTS`` gives 14 angles (elbows,
-shoulders, hips, knees, ankles, the opening of the legs, the sideways lean of the torso, the hips
-over the feet (where the weight is), the head on the trunk) and their angular velocities. The attempt is put in time with the reference by the music
+Everything here is a plain function over arrays. Per frame, ``JOINTS`` gives 15 angles (elbows,
+shoulders, hips, thighs, knees, ankles, the opening of the legs, the sideways lean of the torso,
+the head on the trunk) and where the weight is over the feet (``weight_over_feet``) and their angular velocities. The attempt is put in time with the reference by the music
 when both soundtracks share it (audio_sync), else by the poses (the lag where the two dances
 agree best); within a band around that lag (the temporal tolerance) a dynamic time warp lets a
 dancer who is a little early or late be compared with the moment she meant.
@@ -12,7 +12,8 @@ standard deviation of that joint's angle in the reference, but at least ``SPREAD
 (a joint that barely moves in the reference would otherwise turn MediaPipe's jitter, 2-3 degrees
 on a still joint of the dance video, into faults).
 A frame scores ``100 * exp(-z**2 / 2)`` (100 when exact, 61 at one spread, 14 at two); a joint's
-score is the mean over the aligned frames, the overall score the mean over the joints seen.
+score is the mean over the aligned frames, the overall score the mean over the parts of the body
+(arms, legs, trunk, weight) of the mean over each part's joints seen (``overall_score``).
 The comparison is made against the reference as danced and mirrored; the better one counts.
 """
 
@@ -26,6 +27,7 @@ from .audio_sync import AudioOffset, Soundtrack, find_offset
 from .pose import INDEX, MIRROR_ORDER
 
 SPREAD_FLOOR = 5.0  # degrees: the least spread a joint is judged with (twice MediaPipe's wobble on a still joint)
+WEIGHT_FLOOR = 5.0  # percent of the base: the least spread of the weight (twice its 1-3 % drift in a dancer standing still)
 VELOCITY_FLOOR = 60.0  # degrees per second: the same for angular velocities
 VELOCITY_WEIGHT = 0.5  # of a velocity z against an angle z in the alignment cost
 MISSING_COST = 3.0  # alignment cost of a frame pair with no joint seen in both
@@ -39,34 +41,57 @@ class Joint:
     """One angle measured per frame. ``kind``: ``angle`` at the middle of three points, ``tilt`` of
     the line from the first point to the second against vertical, ``between`` the lines of two
     segments, ``lean`` of the line from the first point up to the second from vertical (signed:
-    + towards the picture's right, so the side a dancer shifts her weight to counts). ``more``/``less`` say in words what a larger/smaller angle in the attempt means."""
+    + towards the picture's right), ``over``: where the hip centre is over the feet (see ``weight_over_feet``).
+    ``more``/``less`` say in words what a larger/smaller value in the attempt means; ``unit`` is how
+    its numbers read and ``floor`` its least spread (None: the angle floor); ``part`` the part of
+    the body it belongs to (``PARTS``)."""
 
     name: str
     kind: str
     points: tuple[str, ...]
     more: str
     less: str
+    unit: str = "°"
+    floor: float | None = None
+    part: str = ""
 
 
-def _both(name: str, kind: str, points: tuple[str, ...], more: str, less: str) -> tuple[Joint, Joint]:
+def _both(name: str, kind: str, points: tuple[str, ...], more: str, less: str, part: str) -> tuple[Joint, Joint]:
     other = {"left": "right", "right": "left"}  # "#": the other side, for angles against the pelvis
     return tuple(Joint(f"{side} {name}", kind, tuple(p.replace("@", side).replace("#", other[side]) for p in points),
-                       more, less) for side in ("left", "right"))
+                       more, less, part=part) for side in ("left", "right"))
 
 
 JOINTS: tuple[Joint, ...] = (
-    *_both("elbow", "angle", ("@_shoulder", "@_elbow", "@_wrist"), "straighter", "more bent"),
-    *_both("shoulder", "angle", ("@_hip", "@_shoulder", "@_elbow"), "higher", "lower"),
-    *_both("hip", "angle", ("@_shoulder", "@_hip", "@_knee"), "more open", "more folded"),
-    *_both("thigh", "angle", ("#_hip", "@_hip", "@_knee"), "further out", "further in"),
-    *_both("knee", "angle", ("@_hip", "@_knee", "@_ankle"), "straighter", "more bent"),
-    *_both("ankle", "angle", ("@_knee", "@_ankle", "@_foot_index"), "more pointed", "more flexed"),
-    Joint("legs", "between", ("left_hip", "left_ankle", "right_hip", "right_ankle"), "wider apart", "closer together"),
-    Joint("torso", "lean", ("mid_hip", "mid_shoulder"), "further to the picture's right", "further to the picture's left"),
-    Joint("weight", "lean", ("mid_ankle", "mid_hip"), "further to the picture's right", "further to the picture's left"),
-    Joint("head", "angle", ("mid_hip", "mid_shoulder", "nose"), "more in line", "tilted more"),
+    *_both("elbow", "angle", ("@_shoulder", "@_elbow", "@_wrist"), "straighter", "more bent", "arms"),
+    *_both("shoulder", "angle", ("@_hip", "@_shoulder", "@_elbow"), "higher", "lower", "arms"),
+    *_both("hip", "angle", ("@_shoulder", "@_hip", "@_knee"), "more open", "more folded", "legs"),
+    *_both("thigh", "angle", ("#_hip", "@_hip", "@_knee"), "further out", "further in", "legs"),
+    *_both("knee", "angle", ("@_hip", "@_knee", "@_ankle"), "straighter", "more bent", "legs"),
+    *_both("ankle", "angle", ("@_knee", "@_ankle", "@_foot_index"), "more pointed", "more flexed", "legs"),
+    Joint("legs", "between", ("left_hip", "left_ankle", "right_hip", "right_ankle"), "wider apart", "closer together", part="legs"),
+    Joint("torso", "lean", ("mid_hip", "mid_shoulder"), "further to the picture's right", "further to the picture's left",
+          part="trunk"),
+    Joint("weight", "over", ("mid_hip", "mid_ankle", "left_hip", "right_hip", "left_ankle", "right_ankle", "mid_shoulder"),
+          "further over the left foot", "further over the right foot", "% of the base", WEIGHT_FLOOR, "weight"),
+    Joint("head", "angle", ("mid_hip", "mid_shoulder", "nose"), "more in line", "tilted more", part="trunk"),
 )
 JOINT_NAMES = tuple(j.name for j in JOINTS)
+PARTS = ("arms", "legs", "trunk", "weight")  # each counts the same in the overall score
+
+
+def overall_score(joint_scores: np.ndarray) -> float:
+    """The mean over the parts of the body (``PARTS``) of the mean over each part's scored joints.
+
+    Each part counts the same however many angles measure it: the number of angles is set by the
+    landmarks MediaPipe gives (nine on the legs, one for the weight), not by what matters, and a
+    plain mean over the joints would let the nine leg angles drown a failed weight transfer."""
+    parts = []
+    for part in PARTS:
+        s = np.array([joint_scores[k] for k, j in enumerate(JOINTS) if j.part == part], np.float64)
+        if np.isfinite(s).any():
+            parts.append(float(np.nanmean(s)))
+    return float(np.mean(parts)) if parts else float("nan")
 MIDPOINTS = {"mid_hip": ("left_hip", "right_hip"), "mid_shoulder": ("left_shoulder", "right_shoulder"),
          "mid_ankle": ("left_ankle", "right_ankle")}
 
@@ -100,6 +125,37 @@ def _angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return np.where(ok, np.degrees(np.arctan2(cross, dot)), np.nan)
 
 
+def weight_over_feet(p: dict[str, np.ndarray]) -> np.ndarray:
+    """Where the body's mass is over the feet, per frame: the sideways offset of the hip centre from
+    the middle of the two ankles, in percent of the base, + towards the dancer's own left foot.
+
+    Sideways is the picture's horizontal (a level camera), turned to the dancer's own sides by which
+    way her left hip lies, so the number means the same facing the camera or away from it and flips
+    in a mirror. The base is the wider of the stance (ankle to ankle) and the hips, and never less
+    than a quarter of the torso length: with the feet apart, +-50 is right over one foot; with the
+    feet together a weight shift still shows as the pelvis moving by a fraction of its own width;
+    measured on the body, the figure does not shrink as the dancer steps away from the camera
+    (an angle from the feet up to the hips does: a weight transfer is 2-3 degrees of it)."""
+    hips, ankles = p["left_hip"] - p["right_hip"], p["left_ankle"] - p["right_ankle"]
+    torso = np.linalg.norm(p["mid_shoulder"] - p["mid_hip"], axis=1)
+    base = np.fmax(np.fmax(np.abs(hips[:, 0]), np.abs(ankles[:, 0])), torso / 4)
+    side = np.sign(hips[:, 0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = 100.0 * side * (p["mid_hip"][:, 0] - p["mid_ankle"][:, 0]) / base
+    return np.where((base > 1e-9) & (side != 0), out, np.nan)
+
+
+def joint_floors(floor: float = SPREAD_FLOOR) -> np.ndarray:
+    """Each joint's least spread: ``floor`` degrees for the angles, the joint's own for the others."""
+    return np.array([floor if j.floor is None else j.floor for j in JOINTS])
+
+
+def velocity_floors(floor: float = SPREAD_FLOOR) -> np.ndarray:
+    """The least spread of each joint's velocity: ``VELOCITY_FLOOR`` for the angles, the same
+    multiple of its own floor for the others."""
+    return np.array([VELOCITY_FLOOR if j.floor is None else j.floor * VELOCITY_FLOOR / SPREAD_FLOOR for j in JOINTS])
+
+
 def joint_angles(landmarks: np.ndarray, width: int = 1, height: int = 1) -> np.ndarray:
     """``(T, len(JOINTS))`` angles in degrees from ``(T, 33, 4)`` landmarks, in pixels of a
     ``width`` x ``height`` image so they are true to the picture; NaN where a point is not seen."""
@@ -114,6 +170,8 @@ def joint_angles(landmarks: np.ndarray, width: int = 1, height: int = 1) -> np.n
             out[:, k] = _angle(q[0] - q[1], q[2] - q[1])
         elif j.kind == "between":
             out[:, k] = _angle(q[1] - q[0], q[3] - q[2])
+        elif j.kind == "over":
+            out[:, k] = weight_over_feet(p)
         else:  # lean of the line from the first point up to the second, from vertical, + to the right
             v = q[1] - q[0]
             with np.errstate(invalid="ignore"):
@@ -134,11 +192,12 @@ def angular_velocity(angles: np.ndarray, fps: float) -> np.ndarray:
     return np.gradient(smooth, axis=0) * fps
 
 
-def spreads(angles: np.ndarray, floor: float = SPREAD_FLOOR) -> np.ndarray:
-    """Each joint's standard deviation over the clip, at least ``floor`` (NaN-aware)."""
+def spreads(angles: np.ndarray, floor: float | np.ndarray = SPREAD_FLOOR) -> np.ndarray:
+    """Each joint's standard deviation over the clip, at least ``floor`` (one, or one per joint; NaN-aware)."""
     with np.errstate(invalid="ignore"), _quiet():
         s = np.nanstd(angles, axis=0)
-    return np.maximum(np.nan_to_num(s, nan=floor), floor)
+    floor = np.broadcast_to(np.asarray(floor, np.float64), s.shape)
+    return np.maximum(np.where(np.isnan(s), floor, s), floor)
 
 
 class _quiet:
@@ -375,8 +434,8 @@ def compare(ref_landmarks: np.ndarray, att_landmarks: np.ndarray, fps: float,
         ref_angles = joint_angles(ref_lm, *ref_size)
         if not np.isfinite(ref_angles).any():
             raise ValueError("the reference has no joint seen in any frame")
-        spread = spreads(ref_angles, floor)
-        vspread = spreads(angular_velocity(ref_angles, fps), VELOCITY_FLOOR)
+        spread = spreads(ref_angles, joint_floors(floor))
+        vspread = spreads(angular_velocity(ref_angles, fps), velocity_floors(floor))
         alignment = align(Features.of(att_angles, fps, spread, vspread), Features.of(ref_angles, fps, spread, vspread),
                           fps, tolerance, offset)
         errors, z, frame, joint = score_aligned(att_angles, ref_angles, alignment, spread)
@@ -384,7 +443,7 @@ def compare(ref_landmarks: np.ndarray, att_landmarks: np.ndarray, fps: float,
                       - angular_velocity(ref_angles, fps)[alignment.reference_frames])
         with _quiet():
             verr = np.nanmean(verr, axis=0)
-            overall = float(np.nanmean(joint)) if np.isfinite(joint).any() else float("nan")
+            overall = overall_score(joint)
         results.append((overall, mirrored, alignment, errors, z, frame, joint, spread, verr))
     direct = results[0][0]
     mirrored_score = results[1][0] if len(results) > 1 else float("nan")
@@ -399,7 +458,7 @@ def compare(ref_landmarks: np.ndarray, att_landmarks: np.ndarray, fps: float,
 
 def _describe(joint: str, error: float) -> str:
     j = JOINTS[JOINT_NAMES.index(joint)]
-    return f"{joint} {abs(error):.0f}° {j.more if error > 0 else j.less}"
+    return f"{joint} {abs(error):.0f}{j.unit} {j.more if error > 0 else j.less}"
 
 
 def feedback(comp: Comparison, att_first: int = 0, ref_first: int = 0) -> list[str]:
@@ -440,7 +499,7 @@ def to_json(comp: Comparison, att_first: int = 0, ref_first: int = 0) -> dict:
                       "audio_confidence": num(a.audio.confidence, 1) if a.audio else None,
                       "frames_compared": len(a.attempt_frames), "note": a.note},
         "joints": {name: {"score": num(comp.joint_scores[i], 1), "mean_error_deg": num(comp.mean_error(i), 1),
-                          "spread_deg": num(comp.spreads[i], 1), "velocity_error_deg_s": num(comp.velocity_errors[i], 1)}
+                          "spread_deg": num(comp.spreads[i], 1), "unit": JOINTS[i].unit, "velocity_error_deg_s": num(comp.velocity_errors[i], 1)}
                    for i, name in enumerate(JOINT_NAMES)},
         "moments": [{"attempt_frame": m.attempt_frame + att_first, "reference_frame": m.reference_frame + ref_first,
                      "seconds": round((m.attempt_frame + att_first) / comp.fps, 2), "score": round(m.score, 1),

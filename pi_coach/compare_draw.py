@@ -50,7 +50,7 @@ def _skeleton(draw: ImageDraw.ImageDraw, pts: np.ndarray, origin: tuple[float, f
 
 def _vertex(joint_index: int) -> str:
     j = JOINTS[joint_index]
-    return {"angle": j.points[1], "between": j.points[1], "lean": j.points[1]}[j.kind]
+    return {"angle": j.points[1], "between": j.points[1], "lean": j.points[1], "over": j.points[0]}[j.kind]
 
 
 def playback(path: str | Path, reference: np.ndarray, attempt: np.ndarray, comp: Comparison,
@@ -85,7 +85,7 @@ def playback(path: str | Path, reference: np.ndarray, attempt: np.ndarray, comp:
             red = int(min(1.0, z / 2.0) * 255)
             r = 7 + min(12.0, 4 * z)
             d.ellipse((p[0] - r, p[1] - r, p[0] + r, p[1] + r), outline=(255, 255 - red, 60), width=3)
-            d.text((p[0] + r + 2, p[1] - 8), f"{comp.errors[i, j]:+.0f}°", font=small, fill=(255, 255 - red, 60))
+            d.text((p[0] + r + 2, p[1] - 8), f"{comp.errors[i, j]:+.0f}{JOINTS[j].unit[:1]}", font=small, fill=(255, 255 - red, 60))
         d.text((10, 6), f"reference  frame {fr + ref_first}{'  (mirrored)' if comp.mirrored else ''}", font=title,
                fill=(235, 235, 235))
         d.text((PANEL[0] + 10, 6), f"attempt  frame {fa + att_first}", font=title, fill=(120, 200, 255))

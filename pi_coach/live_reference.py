@@ -17,7 +17,7 @@ import numpy as np
 
 from .clips import Clip
 from .coach import CoachState
-from .compare import JOINT_NAMES, JOINTS, SPREAD_FLOOR, joint_angles, spreads
+from .compare import JOINT_NAMES, JOINTS, SPREAD_FLOOR, joint_angles, joint_floors, spreads
 from .pose import Pose
 
 LOST = 2.5  # mean z over the window above which the dancer is taken to be lost in the reference
@@ -44,7 +44,7 @@ class ReferenceFollower:
         self.angles = joint_angles(clip.landmarks, *clip.size)
         if not np.isfinite(self.angles).any():
             raise ValueError(f"{clip.path}: no joint seen in any frame of the reference")
-        self.spread = spreads(self.angles, floor)
+        self.spread = spreads(self.angles, joint_floors(floor))
         self.fps, self.window, self.tolerance, self.memory = clip.fps, window, tolerance, memory
         self._recent: deque[tuple[float, np.ndarray]] = deque()
         self._phase: float | None = None
@@ -84,7 +84,7 @@ class ReferenceFollower:
         worst = int(np.nanargmin(self._scores))
         joint = JOINTS[worst]
         e = float(self._errors[worst])
-        message = (f"{joint.name.capitalize()}: {abs(e):.0f}° {joint.more if e > 0 else joint.less}"
+        message = (f"{joint.name.capitalize()}: {abs(e):.0f}{joint.unit} {joint.more if e > 0 else joint.less}"
                    if self._scores[worst] < 90 else "Like the reference")
         self.last = ReferenceState(phase, float(np.nanmean(self._scores)), JOINT_NAMES[worst], e, message)
         return self.last

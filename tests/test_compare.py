@@ -99,7 +99,13 @@ def test_successful_left_steps_score_each_other_higher_than_the_failed_one(clips
                 score[b, a] = compare_clips(video.cut(*ra), video.cut(*rb), use_audio=False).score
     good = [s for (b, a), s in score.items() if "failed" not in a and "failed" not in b]
     failed = [s for (b, a), s in score.items() if "failed" in a or "failed" in b]
-    assert min(good) > max(failed) + 1, score
+    # each successful pair at least 4 points above any pairing with the failed step (5.1 measured):
+    # the weight, held over the standing foot in the successful steps, drifts back between the
+    # feet in the failed one. The two successful steps stand on opposite feet (128-159 lifts the
+    # left foot, 194-237 the right), so they fit each other mirrored.
+    assert min(good) >= max(failed) + 4, score
+    assert all(c.mirrored for c in [compare_clips(video.cut(*LEFT_STEPS["successful 128-159"]),
+                                                  video.cut(*LEFT_STEPS["successful 194-237"]), use_audio=False)])
 
 
 def test_the_mirrored_dance_is_recognised_as_mirrored(clips):

@@ -3,7 +3,7 @@
 Prints the figures the README quotes: the video against itself; against a copy cut by a second
 (frames and soundtrack together, re-encoded), aligned by its real soundtrack, by a music track
 mixed onto it, and by the poses alone; against copies with one joint's landmarks moved; and the
-three annotated left steps against each other. The helpers make those copies and are used by the
+annotated steps against each other, left with left and right with right (``--steps``: only those). The helpers make those copies and are used by the
 tests too.
 """
 
@@ -20,6 +20,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 VIDEO = REPO.parent / "shared" / "data" / "dance-video" / "example_video.webm"
 LEFT_STEPS = {"failed 51-96": (51, 97), "successful 128-159": (128, 160), "successful 194-237": (194, 238)}
+RIGHT_STEPS = {"successful 7-49": (7, 50), "successful 98-127": (98, 128), "successful 161-192": (161, 193)}
 SHIFT = 30  # frames (1.00 s at 30 fps) cut from the start of the copy
 
 
@@ -159,24 +160,55 @@ def measure(clips: dict) -> dict:
         scores = {n: round(float(s), 1) for n, s in zip(JOINT_NAMES, c.joint_scores)}
         out[f"perturbed {joint} {deg:g} deg"] = {"lowest": min(scores, key=lambda k: scores[k] if scores[k] == scores[k] else 999),
                                                  "score": round(c.score, 1), "joints": scores}
-    steps = {}
-    for a, ra in LEFT_STEPS.items():
-        for b, rb in LEFT_STEPS.items():
+    out["left steps"] = step_matrix(video, LEFT_STEPS)
+    out["right steps"] = step_matrix(video, RIGHT_STEPS)
+    return out
+
+
+def step_matrix(video, steps: dict[str, tuple[int, int]]) -> dict:
+    """Every annotated step of ``steps`` as the attempt against every other as the reference
+    (poses only: the soundtrack is a room hum)."""
+    from pi_coach.clips import compare_clips
+    from pi_coach.compare import JOINT_NAMES
+
+    out = {}
+    for a, ra in steps.items():
+        for b, rb in steps.items():
             if a != b:
                 c = compare_clips(video.cut(*ra), video.cut(*rb), use_audio=False)
-                steps[f"{b} against {a}"] = {"score": round(c.score, 1), "mirrored": c.mirrored,
-                                             "as danced": round(c.score_as_danced, 1),
-                                             "mirrored score": round(c.score_mirrored, 1)}
-    out["left steps"] = steps
+                out[f"{b} against {a}"] = {"score": round(c.score, 1), "mirrored": c.mirrored,
+                                           "as danced": round(c.score_as_danced, 1),
+                                           "mirrored score": round(c.score_mirrored, 1),
+                                           "weight": round(float(c.joint_scores[JOINT_NAMES.index("weight")]), 1)}
     return out
+
+
+def print_matrix(title: str, cells: dict, steps: dict) -> None:
+    """A table: one row per attempt, one column per reference, the score (m: the mirrored reference fitted)."""
+    names = list(steps)
+    print(f"{title}: attempt (row) against reference (column); m = mirrored reference fitted better")
+    print(" " * 20 + "".join(f"{n:>20}" for n in names))
+    for b in names:
+        row = "".join(f"{'-':>20}" if a == b else
+                      f"{cells[f'{b} against {a}']['score']:>19.1f}{'m' if cells[f'{b} against {a}']['mirrored'] else ' '}"
+                      for a in names)
+        print(f"{b:>20}{row}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.compare_eval", description=__doc__.splitlines()[0])
     parser.add_argument("--video", type=Path, default=VIDEO)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--steps", action="store_true", help="only the matrices of the annotated steps (no copies)")
     args = parser.parse_args(argv)
     from pi_coach.clips import load_clip
+
+    if args.steps:
+        video = load_clip(args.video, progress=False)
+        for title, steps in (("left steps", LEFT_STEPS), ("right steps", RIGHT_STEPS)):
+            cells = step_matrix(video, steps)
+            print(json.dumps(cells, indent=1)) if args.json else print_matrix(title, cells, steps)
+        return 0
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_copies(Path(tmp), args.video)
@@ -188,9 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(figures, indent=1))
         return 0
     for k, v in figures.items():
-        if k == "left steps":
-            for kk, vv in v.items():
-                print(f"left step {kk}: {vv}")
+        if k in ("left steps", "right steps"):
+            print_matrix(k, v, LEFT_STEPS if k == "left steps" else RIGHT_STEPS)
         else:
             print(f"{k}: {v}")
     return 0
