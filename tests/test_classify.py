@@ -36,12 +36,13 @@ def test_guess_is_a_distribution_over_the_labels(classifier):
     assert abs(sum(guess.scores.values()) - 1) < 0.05 and guess.confidence == max(guess.scores.values())
 
 
-@pytest.mark.parametrize("photo", ["image1.png", "image2.jpeg"])
-def test_real_photos_of_people_standing_about_are_no_move(classifier, estimator, shared_data, photo):
-    """Two real photos of people just standing: the neutral class. (The third, a yoga tree pose,
-    the synthetic-only model calls battement tendu, not passé: see models/MODEL_CARD.md.)"""
+@pytest.mark.parametrize("photo, moves", [("image1.png", {"none"}), ("image2.jpeg", {"none", "first_position"})])
+def test_real_photos_of_people_standing_about(classifier, estimator, shared_data, photo, moves):
+    """Real photos of people standing: the neutral class, or first position for the man standing
+    with his heels together and toes turned out (image2). What the model says of every real photo,
+    the yoga tree pose included, is in models/MODEL_CARD.md."""
     guess = classifier.classify_still(estimator.estimate(read_image(shared_data / "pose-photos" / "tf-examples" / photo)))
-    assert guess.move == "none", guess.scores
+    assert guess.move in moves, guess.scores
 
 
 def test_live_window_slides(classifier):

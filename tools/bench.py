@@ -220,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"{args.video.name}, {args.frames} frames, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     report(bench_pipeline(args.video, args.frames, args.rules, args.model), args.warmup)
+    from .evaluate import latency_ms
+
+    print(f"  move model alone ({args.model.name}, one LiteRT invoke, 2 threads, median of 300): "
+          f"{latency_ms(args.model):.3f} ms (classify runs it twice: the pose and its mirror)")
     return 0
 
 

@@ -31,7 +31,7 @@ def to_int8(model, representative: np.ndarray) -> bytes:
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if model.name in RECURRENT:
+    if model.name.split("_x")[0] in RECURRENT:
         return converter.convert()
     converter.representative_dataset = lambda: ([x[None].astype(np.float32)] for x in representative)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -62,12 +62,11 @@ def main(argv=None) -> int:
     p.add_argument("--data", type=Path, nargs="+", required=True, help="dataset(s) to calibrate the quantization on")
     p.add_argument("--to", type=Path, required=True, help="output path without suffix, e.g. models/moves")
     args = p.parse_args(argv)
-    from .models import LANDMARK_ARCHS
+    from .models import batch_one
 
     trained = keras.models.load_model(args.model)
     window = trained.input_shape[1]
-    model = LANDMARK_ARCHS[trained.name](window, trained.input_shape[2], trained.output_shape[-1], batch_size=1)
-    model.set_weights(trained.get_weights())
+    model = batch_one(trained)
     meta = json.loads(args.model.with_suffix(".meta.json").read_text())
     data = load_windows(args.data, window, tuple(meta["labels"]))
     rng = np.random.default_rng(0)

