@@ -225,14 +225,14 @@ def test_studio_clips_with_known_sequences_are_segmented_and_flagged():
     assert {"exact", "missing", "swapped", "extra"} <= variants and len(clips) >= 12
     assert doc["boundaries"]["precision"] >= MIN_BOUNDARY_PRECISION, doc["boundaries"]
     assert doc["boundaries"]["recall"] >= MIN_BOUNDARY_RECALL, doc["boundaries"]
-    # measured: every dropped and swapped relevé flagged (3 of 3 each); the inserted tendu in 1 of 3
-    # (in the other two the model does not see that tendu, or a demi-plié, from those cameras)
+    # measured: every dropped and swapped relevé flagged (3 of 3 each); the inserted tendu in 2 of 3
+    # (in the third the model does not see that tendu from its camera)
     for variant, least in (("missing", 2), ("swapped", 2), ("extra", 1)):
         of = [c for c in clips if c["variant"] == variant]
         assert sum(c["flagged"] for c in of) >= least, [(c["sample"], c["true_flags"], c["flags"]) for c in of]
-    assert doc["flagged"] >= 8 and doc["flags_exact"] >= 7  # measured 10 and 9 of 12
+    assert doc["flagged"] >= 8 and doc["flags_exact"] >= 7  # measured 11 and 11 of 12
     # a flagged variant scores below a clean run of the same combination
-    assert max(c["score"] for c in clips if c["variant"] != "exact") < 100
+    assert max(c["score"] for c in clips if c["variant"] != "exact" and c["flagged"]) < 100
     # better than appending a move whenever the raw confidence passes 0.8, on the same scores
     assert doc["boundaries"]["f1"] > doc["published_boundaries"]["f1"]
 
