@@ -28,13 +28,16 @@ def test_train_exports_int8_models_that_the_runtime_loads(tiny_dataset, tmp_path
 
     out = tmp_path / "train"
     proc = subprocess.run([sys.executable, "-m", "tools.train", str(tiny_dataset), "--out", str(out), "--ship",
-                           str(tmp_path / "models"), "--epochs", "2", "--folds", "1",
+                           str(tmp_path / "models"), "--epochs", "2", "--folds", "1", "--members", "2",
                            "--archs", "temporal_cnn,knn"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     clf = MoveClassifier(tmp_path / "models" / "moves.tflite")
     assert clf._in["dtype"] == np.int8 and clf.labels[-1] == "none"
+    averaged = MoveClassifier(out / "temporal_cnn_x2.tflite")  # two members averaged in one int8 file
+    assert averaged._in["dtype"] == np.int8 and averaged.spec["arch"] == "temporal_cnn_x2"
     report = (out / "REPORT.md").read_text()
-    assert "| temporal_cnn (default) |" in report and "| knn |" in report
+    assert "| temporal_cnn" in report and "| temporal_cnn_x2" in report and "| knn |" in report
+    assert report.count("(default) |") == 1 and "Counting them as the move intended" in report
     for png in ("confusion_temporal_cnn.png", "training_curves.png"):
         assert (out / png).stat().st_size > 5000
 
