@@ -29,7 +29,8 @@ from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
 
-from .wheelhouse import REPO, WheelhouseError, missing_requirements, requirements, target_environment, wheel_metadata
+from .wheelhouse import (REPO, WheelhouseError, missing_requirements, replaced, requirements, target_environment,
+                         wheel_metadata)
 
 CHECKSUMS = "SHA256SUMS"
 # shipped files: (source in the checkout, place in the bundle)
@@ -126,9 +127,7 @@ def build(wheelhouse: Path, out: Path) -> dict:
     if missing:
         raise BundleError(f"{wheelhouse} lacks: " + "; ".join(missing))
     version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
-    try:
+    with replaced(out) as tmp:
         wheels = tmp / "wheels"
         wheels.mkdir()
         for w in sorted(wheelhouse.glob("*.whl")):
@@ -149,18 +148,12 @@ def build(wheelhouse: Path, out: Path) -> dict:
             else:
                 shutil.copy2(s, d)
         os.chmod(tmp / "install.sh", 0o755)
-        machine = target_environment(target)["platform_machine"]
+        machine = env["platform_machine"]
         info = {"name": "pi-coach", "version": version, "machine": machine,
                 "python": ".".join(env["python_version"].split(".")[:2]), "wheel": own.name,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": git_commit()}
         (tmp / "BUNDLE.json").write_text(json.dumps(info, indent=1) + "\n")
         write_checksums(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return info
 
 

@@ -13,6 +13,7 @@ A complete folder is reused until pyproject.toml's requirements change (the ``.c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import email.parser
 import json
 import os
@@ -131,9 +132,7 @@ def build(dest: Path, target: str, reqs: list[str] | None = None) -> bool:
     want = {"target": target, "requirements": reqs}
     if stamp.is_file() and json.loads(stamp.read_text()) == want:
         return False
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".", dir=dest.parent))
-    try:
+    with replaced(dest) as tmp:
         pip_download(reqs, tmp, target)
         env = target_environment(target)
         for _ in range(3):  # requirements pip skipped with the host's markers, and theirs
@@ -145,13 +144,23 @@ def build(dest: Path, target: str, reqs: list[str] | None = None) -> bool:
         if missing:
             raise WheelhouseError(f"no {target} wheels for: " + "; ".join(missing))
         (tmp / ".complete").write_text(json.dumps(want, indent=1))
+    return True
+
+
+@contextlib.contextmanager
+def replaced(dest: Path):
+    """A fresh folder beside ``dest`` to build in; it replaces ``dest`` only when the build
+    finishes, so a failed or interrupted build leaves the old one whole."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".", dir=dest.parent))
+    try:
+        yield tmp
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(tmp, dest)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-    return True
 
 
 def main(argv: list[str] | None = None) -> int:
