@@ -566,22 +566,31 @@ def _frame_range(text: str | None, what: str) -> tuple[int, int] | None:
     return a, b
 
 
+def _clip_arg(path: Path, size=None, fps=None, progress: bool = False):
+    """A clip named on the command line (video or landmark file); a bad one is one line naming it."""
+    from .clips import load_clip
+
+    try:
+        return load_clip(path, size, fps, progress=progress)
+    except ValueError as exc:  # AudioError and the clip's own complaints are ValueErrors
+        if isinstance(exc, (SourceError, LandmarkFileError)):
+            raise  # these name the file already and main() reports them
+        raise UserError(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from None
+
+
 def cmd_compare(args) -> int:
-    from .audio_sync import AudioError
-    from .clips import compare_clips, load_clip
+    from .clips import compare_clips
     from .compare import feedback, to_json
 
     size = _frame_size(args.frame_size) if args.frame_size else None
     clips = []
     for path, rng, what in ((args.reference, args.ref_range, "ref"), (args.attempt, args.attempt_range, "attempt")):
+        clip = _clip_arg(path, size, args.fps, progress=not args.quiet)
+        span = _frame_range(rng, what)
         try:
-            clip = load_clip(path, size, args.fps, progress=not args.quiet)
-            span = _frame_range(rng, what)
             clips.append(clip.cut(*span) if span else clip)
-        except (AudioError, ValueError) as exc:
-            if isinstance(exc, (SourceError, LandmarkFileError)):
-                raise
-            raise UserError(str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}") from None
+        except ValueError as exc:  # a range outside the clip; the message names the file
+            raise UserError(str(exc)) from None
     ref, att = clips
     try:
         comp = compare_clips(ref, att, args.tolerance, not args.no_audio, not args.no_mirror, args.floor)
@@ -646,15 +655,9 @@ def cmd_run(args) -> int:
     console = None if args.quiet else ConsoleSink(as_json=args.json)
     reference = None
     if args.reference:  # a take from pi-coach record (or any clip compare takes) to coach against
-        from .clips import load_clip
         from .live_reference import ReferenceFollower
 
-        try:
-            reference = ReferenceFollower(load_clip(args.reference))
-        except ValueError as exc:
-            if isinstance(exc, (SourceError, LandmarkFileError)):
-                raise
-            raise UserError(str(exc) if str(args.reference) in str(exc) else f"{args.reference}: {exc}") from None
+        reference = ReferenceFollower(_clip_arg(args.reference, progress=True))
     service = Service(config, console=console, reference=reference)
     service.install_signals()
     code = service.run()

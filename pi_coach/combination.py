@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .moves import BALLET_MOVES, NONE
-from .rulebook import _Lines  # the rule files' key-to-line finder: one way to point at a line
+from .rulebook import KeyLines
 
 SCHEMA_VERSION = 1
 MAX_FILE_BYTES = 64 * 1024
@@ -88,7 +88,7 @@ def _number(value) -> bool:
 
 
 def _validate(data: dict, path: Path, text: str, known: set[str]) -> Combination:
-    lines = _Lines(text)
+    lines = KeyLines(text)
 
     def fail(reason, key=None, table="", index=0, line=None):
         raise CombinationError(path, line or lines.find(key, table, index), reason)

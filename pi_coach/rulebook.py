@@ -290,10 +290,10 @@ def load_rule_file(path: str | Path) -> MoveRules:
         line = re.search(r"line (\d+)", str(exc))
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc)) or "invalid TOML"
         raise RuleError(path, int(line.group(1)) if line else None, f"TOML syntax error: {reason}") from None
-    return _validate(data, path, _Lines(text))
+    return _validate(data, path, KeyLines(text))
 
 
-class _Lines:
+class KeyLines:
     """Finds the line of a key in the rule file's text, for error messages (tomllib gives none)."""
 
     def __init__(self, text: str):
@@ -315,7 +315,7 @@ class _Lines:
         return self.where.get((table, index, key)) or self.where.get((table, index, None))
 
 
-def _validate(data: dict, path: Path, lines: _Lines) -> MoveRules:
+def _validate(data: dict, path: Path, lines: KeyLines) -> MoveRules:
     def fail(reason, key=None, table="", index=0):
         raise RuleError(path, lines.find(key, table, index), reason)
 

@@ -205,7 +205,7 @@ def test_a_studio_day_of_faults_and_the_coach_carries_on(tmp_path, shared_data, 
     service = Service(config, console=ConsoleSink(open(os.devnull, "w")))
     notices = []
     real_render = oled.render
-    monkeypatch.setattr(oled, "render", lambda s, notice="": notices.append(notice) or real_render(s, notice))
+    monkeypatch.setattr(oled, "render", lambda s, notice="", combo="": notices.append(notice) or real_render(s, notice, combo))
 
     run_until(service, lambda: service.stats.frames >= 90)
 

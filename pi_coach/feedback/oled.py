@@ -150,7 +150,7 @@ class Screen:
         now = self._clock()
         if not force and now - self._last_draw < self.min_interval:
             return False
-        image = render(state, notice, combo) if combo else render(state, notice)
+        image = render(state, notice, combo)
         data = image.tobytes()
         if data == self._last_image or not self._ensure():
             return False
