@@ -27,8 +27,6 @@ import time
 import tomllib
 from pathlib import Path
 
-from packaging.utils import parse_wheel_filename
-
 from .wheelhouse import (REPO, WheelhouseError, missing_requirements, replaced, requirements, target_environment,
                          wheel_metadata)
 

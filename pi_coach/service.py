@@ -35,7 +35,6 @@ from .feedback.session_log import SessionLog, SessionLogError
 from .moves import NONE
 from .profiles import active_profile, apply_profile, load_profile
 from .rulebook import RuleError, Rulebook, load_rules
-from .sources import SourceError
 from .sources.live import LatestFrame, LiveSource, open_source
 from .systemd import Notifier
 

@@ -8,7 +8,6 @@ gpiozero's mock pins; nothing else is faked.
 
 import csv
 import json
-import os
 import subprocess
 import sys
 from dataclasses import replace

@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     tr = synth.take(train)
     keep = rng.choice(len(tr.x), min(args.synthetic, len(tr.x)), replace=False)
     sx, sy, te = tr.x[keep], tr.y[keep], synth.take(test)
-    print(f"new moves: " + ", ".join(f"{m} ({len(a)} training takes available, {len(b)} test takes)"
+    print("new moves: " + ", ".join(f"{m} ({len(a)} training takes available, {len(b)} test takes)"
                                      for m, (a, b) in moves.items()))
     print(f"synthetic: {len(sx)} training windows, {len(te.x)} held-out test windows")
     rows = []
