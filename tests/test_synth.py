@@ -1,6 +1,7 @@
 """The synthetic dancer studio: bodies posed, faults injected, renders MediaPipe can read."""
 
 import csv
+import dataclasses
 import json
 import subprocess
 import sys
@@ -73,6 +74,23 @@ def test_right_side_is_the_mirror_of_the_left(body_model):
 def test_specs_are_reproducible_from_the_seed():
     a, b = sample_spec(7, 3, "still", 10, 0.5), sample_spec(7, 3, "still", 10, 0.5)
     assert a == b and sample_spec(8, 3, "still", 10, 0.5) != a
+
+
+def test_arm_variety_changes_only_the_arms(body_model):
+    """With arm variety the moves come with every port de bras they are danced with, drawn from a
+    stream of their own: the rest of each sample, and so a dataset made without it, stays as it was."""
+    classical = [sample_spec(7, i, "clip", 10, 0.5, arm_variety=0) for i in range(60)]
+    varied = [sample_spec(7, i, "clip", 10, 0.5, arm_variety=1) for i in range(60)]
+    assert all(a.arms == tuple(moves.PORT_DE_BRAS.get(m, ("",))[0] for m in (a.move, *a.then)) for a in classical)
+    assert all(a.arms[0] != moves.PORT_DE_BRAS[a.move][0] for a in varied if a.move != "none")
+    assert [dataclasses.replace(a, arms=()) for a in varied] == [dataclasses.replace(a, arms=()) for a in classical]
+    used = {arm for a in varied for m, arm in zip((a.move, *a.then), a.arms) if m == "passe"}
+    assert used == set(moves.PORT_DE_BRAS["passe"][1:]), used
+    # The arms move and nothing else: every bone but the arms' keeps its steps.
+    fifth, _ = moves.build("passe", None, 0, "left", np.random.default_rng(0))
+    hips, _ = moves.build("passe", None, 0, "left", np.random.default_rng(0), "hips")
+    differ = {bone for bone in fifth if fifth[bone] != hips[bone]}
+    assert differ and all(bone.startswith(("upperarm", "lowerarm")) for bone in differ), differ
 
 
 def test_small_dataset_end_to_end(tmp_path):

@@ -29,6 +29,9 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same dataset")
     p.add_argument("--subjects", type=int, default=40, help="number of different dancers (default %(default)s)")
     p.add_argument("--fault-rate", type=float, default=0.5, help="share of move samples with a fault (default %(default)s)")
+    p.add_argument("--arm-variety", type=float, default=0.5,
+                   help="share of moves danced with another than their classical port de bras, e.g. a passé with "
+                        "hands on hips (default %(default)s; 0 gives every move its classical arms)")
     p.add_argument("--moves", help=f"comma-separated classes to render (default all: {','.join(CLASSES)})")
     p.add_argument("--workers", type=int, default=max(1, multiprocessing.cpu_count()), help="processes (default: cores)")
     p.add_argument("--clip-images", action="store_true", help="also save every clip frame as images/<clip>/<frame>.jpg")
@@ -76,10 +79,11 @@ def main(argv=None) -> int:
         sys.exit(f"synth: {args.out} is not empty; choose a new directory")
     for sub in ("images", "landmarks", "truth"):
         (args.out / sub).mkdir(parents=True, exist_ok=True)
-    jobs = [(sample_spec(args.seed, i, "still", args.subjects, args.fault_rate, classes, image_size=size), args.seed, i)
+    jobs = [(sample_spec(args.seed, i, "still", args.subjects, args.fault_rate, classes, image_size=size,
+                         arm_variety=args.arm_variety), args.seed, i)
             for i in range(args.stills)]
     jobs += [(sample_spec(args.seed, args.stills + i, "clip", args.subjects, args.fault_rate, classes,
-                          sequences[i % len(sequences)] if sequences else (), size), args.seed,
+                          sequences[i % len(sequences)] if sequences else (), size, args.arm_variety), args.seed,
               args.stills + i) for i in range(args.clips)]
     start = time.time()
     rows = []

@@ -47,6 +47,8 @@ def arms(name: str, side: str = "L") -> Pose:
         "second": ([("x", -12), ("y", -38)], -15),
         "fifth": ([("x", -20), ("y", -125)], -30),
         "low": ([("y", 30)], -5),
+        "hips": ([("x", 20), ("y", 10)], -110),
+        "forward": ([("x", -85), ("y", -10)], -5),
     }
     if name == "arabesque":  # the arm on the standing side reaches forward, the other to the side
         front, back = ([("x", -85), ("y", -10)], -5), ([("x", 5), ("y", -40)], -5)
@@ -125,7 +127,7 @@ def first_position(f: dict) -> Pose:
     legs = merge(leg("L", [("z", 40), ("y", 10 - apart)]), leg("R", [("z", -40), ("y", -10 + apart)]))
     bend = f.get("knees_bent", 0.0)
     return merge(legs, knee("L", bend), knee("R", bend), foot("L", -bend), foot("R", -bend),
-                 spine(forward=f.get("torso_leaning", 0.0)), arms("bras_bas"))
+                 spine(forward=f.get("torso_leaning", 0.0)))
 
 
 def plie(depth_hip: float, depth_knee: float, heel: float, f: dict) -> Pose:
@@ -138,7 +140,7 @@ def plie(depth_hip: float, depth_knee: float, heel: float, f: dict) -> Pose:
                  knee("L", bend), knee("R", bend),
                  foot("L", -(bend - hip) + lift, toes=-lift, turn=feet_turn),
                  foot("R", -(bend - hip) + lift, toes=-lift, turn=-feet_turn),
-                 spine(forward=f.get("torso_leaning", 0.0) + f.get("back_leaning", 0.0)), arms("second"))
+                 spine(forward=f.get("torso_leaning", 0.0) + f.get("back_leaning", 0.0)))
     return pose
 
 
@@ -150,8 +152,7 @@ def releve(f: dict, crossed: bool = False) -> Pose:
     pose = merge(leg("L", [("x", front - bend / 2), ("y", cross), ("z", 40)]),
                  leg("R", [("x", -front - bend / 2), ("y", -cross), ("z", -40)]),
                  knee("L", bend), knee("R", bend + f.get("uneven", 0.0)),
-                 foot("L", rise - bend / 2, toes=-rise), foot("R", rise - bend / 2 - f.get("uneven", 0.0), toes=-rise),
-                 arms("fifth" if crossed else "first"))
+                 foot("L", rise - bend / 2, toes=-rise), foot("R", rise - bend / 2 - f.get("uneven", 0.0), toes=-rise))
     return pose
 
 
@@ -165,35 +166,35 @@ def tendu(f: dict, direction: str) -> Pose:
     else:
         working = leg("L", [("z", 40), ("x", out)])
     return merge(working, knee("L", bend), foot("L", 55 - f.get("foot_not_pointed", 0.0) - bend),
-                 standing_leg("R", 40, f.get("standing_knee_bent", 0.0)), arms("second"))
+                 standing_leg("R", 40, f.get("standing_knee_bent", 0.0)))
 
 
 def passe(f: dict) -> Pose:
     low = f.get("toe_below_knee", 0.0)
     turn = 80 - f.get("knee_turned_in", 0.0)
     return merge(leg("L", [("x", -70 + low), ("z", turn)]), knee("L", 140 - low * 1.4), foot("L", 30),
-                 standing_leg("R", 35, f.get("standing_knee_bent", 0.0)), arms("fifth"))
+                 standing_leg("R", 35, f.get("standing_knee_bent", 0.0)))
 
 
 def arabesque(f: dict) -> Pose:
     height = 100 - f.get("leg_too_low", 0.0)
     bend = f.get("working_knee_bent", 0.0)
     return merge(leg("L", [("z", 35), ("x", height)]), knee("L", bend), foot("L", 55),
-                 standing_leg("R", 35, f.get("standing_knee_bent", 0.0)), spine(forward=12), arms("arabesque"))
+                 standing_leg("R", 35, f.get("standing_knee_bent", 0.0)), spine(forward=12))
 
 
 def attitude(f: dict) -> Pose:
     height = 85 - f.get("knee_too_low", 0.0)
     bend = 85 - f.get("knee_too_straight", 0.0)
     return merge(leg("L", [("z", 45), ("x", height)]), knee("L", bend), foot("L", 45),
-                 standing_leg("R", 35, f.get("standing_knee_bent", 0.0)), spine(forward=8), arms("fifth"))
+                 standing_leg("R", 35, f.get("standing_knee_bent", 0.0)), spine(forward=8))
 
 
 def grand_jete(f: dict) -> Pose:
     split = (170 - f.get("split_too_small", 0.0)) / 2
     bend = f.get("knee_bent", 0.0)
     return merge(leg("L", [("z", 20), ("x", split)]), leg("R", [("z", -20), ("x", -split)]),
-                 knee("L", bend), foot("L", 55), foot("R", 55), spine(forward=-5), arms("arabesque"))
+                 knee("L", bend), foot("L", 55), foot("R", 55), spine(forward=-5))
 
 
 KNEES = ("left_knee_straight", "right_knee_straight")
@@ -236,6 +237,32 @@ BUILDERS = {
     "grand_jete": grand_jete,
 }
 
+# The arm positions a dancer may hold in each move, the classical one first. Real dancers practise
+# a passé with hands on hips or arms in first as often as in fifth, so a move model must read the
+# legs; with a single port de bras per move it learns the arms instead.
+PORT_DE_BRAS = {
+    "first_position": ("bras_bas", "first", "second"),
+    "demi_plie": ("second", "bras_bas", "first", "fifth"),
+    "grand_plie": ("second", "bras_bas", "first", "fifth"),
+    "releve": ("first", "bras_bas", "second", "fifth"),
+    "sous_sus": ("fifth", "first", "second", "bras_bas"),
+    "battement_tendu": ("second", "bras_bas", "first", "hips"),
+    "passe": ("fifth", "first", "second", "hips"),
+    "arabesque": ("arabesque", "second", "forward"),
+    "attitude": ("fifth", "arabesque", "second"),
+    "grand_jete": ("arabesque", "second", "fifth"),
+}
+
+
+def port_de_bras(move: str, rng: np.random.Generator, variety: float) -> str:
+    """The arms for one move: another of its positions with probability ``variety``, else the
+    classical one ("" for the neutral class, whose everyday poses bring their own arms)."""
+    options = PORT_DE_BRAS.get(move)
+    if not options:
+        return ""
+    return str(rng.choice(options[1:])) if rng.uniform() < variety else options[0]
+
+
 # The neutral class: not a ballet move (standing about, walking, everyday poses).
 NEUTRAL_KINDS = ("standing", "walking", "hands_on_hips", "arms_crossed", "stretch_up")
 
@@ -251,7 +278,7 @@ def neutral(kind: str, rng: np.random.Generator) -> Pose:
     base = merge(leg("L", [("y", shift + 3), ("z", rng.uniform(-5, 15))]), leg("R", [("y", shift - 3), ("z", -rng.uniform(-5, 15))]),
                  knee("L", rng.uniform(0, 12)), knee("R", rng.uniform(0, 12)))
     if kind == "hands_on_hips":
-        return merge(base, _arm("L", [("x", 20), ("y", 10)], -110), _arm("R", [("x", 20), ("y", 10)], -110))
+        return merge(base, arms("hips"))
     if kind == "arms_crossed":
         return merge(base, _arm("L", [("x", -25), ("y", 35), ("z", 30)], -120), _arm("R", [("x", -25), ("y", 35), ("z", 30)], -120))
     if kind == "stretch_up":
@@ -259,8 +286,10 @@ def neutral(kind: str, rng: np.random.Generator) -> Pose:
     return merge(base, arms("low"))
 
 
-def build(move: str, fault: str | None, magnitude: float, side: str, rng: np.random.Generator) -> tuple[Pose, float]:
-    """The pose (bone -> steps) and lift for one sample, with natural variation."""
+def build(move: str, fault: str | None, magnitude: float, side: str, rng: np.random.Generator,
+          arm_position: str = "") -> tuple[Pose, float]:
+    """The pose (bone -> steps) and lift for one sample, with natural variation; the arms are
+    ``arm_position`` (default: the move's classical port de bras)."""
     faults = {fault: magnitude} if fault else {}
     if move == "none":
         pose, lift = neutral(rng.choice(NEUTRAL_KINDS), rng), 0.0
@@ -270,6 +299,8 @@ def build(move: str, fault: str | None, magnitude: float, side: str, rng: np.ran
         pose = BUILDERS[move](faults)
         low, high = MOVES[move].lift
         lift = float(rng.uniform(low, high))
+    if move != "none":
+        pose = merge(pose, arms(arm_position or PORT_DE_BRAS[move][0]))
     pose = {bone: [(a, d + rng.normal(0, NATURAL_SD)) for a, d in steps] for bone, steps in pose.items()}
     pose = merge(pose, {"neck01": [("x", rng.normal(0, 5)), ("z", rng.normal(0, 8))]})
     return (mirror_side(pose) if side == "right" else pose), lift

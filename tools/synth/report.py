@@ -75,7 +75,8 @@ def write_card(out: Path, rows: list[dict], args, command: str, seconds: float) 
         "software renderer, and seen by MediaPipe Pose (full model) exactly as the box would see them.",
         "",
         f"- command: `{command}`",
-        f"- seed {args.seed}, {args.subjects} dancers, fault rate {args.fault_rate}, {len(stills)} stills, "
+        f"- seed {args.seed}, {args.subjects} dancers, fault rate {args.fault_rate}, arm variety {args.arm_variety}, "
+        f"{len(stills)} stills, "
         f"{len(clips)} clips, {args.workers} worker(s), {seconds:.0f} s",
         f"- MediaPipe found the dancer in {len(detected)} of {len(stills)} stills "
         f"({len(detected) / max(1, len(stills)):.1%}); landmark error, mean {_rate([r['landmark_error'] for r in detected])}, "
@@ -88,9 +89,10 @@ def write_card(out: Path, rows: list[dict], args, command: str, seconds: float) 
         "",
         "## Files",
         "",
-        "- `labels.csv`: one row per sample: `sample, move, fault, magnitude, side, subject, camera, kind,",
-        "  sequence, frames, width, height, detected, landmark_error`. `fault` is `none` for correct form;",
+        "- `labels.csv`: one row per sample: `sample, move, fault, magnitude, side, arms, subject, camera,",
+        "  kind, sequence, frames, width, height, detected, landmark_error`. `fault` is `none` for correct form;",
         "  `magnitude` is in degrees (or percent where the fault says so) as drawn; `side` is the working leg;",
+        "  `arms` is the port de bras of the (first) move (`tools/synth/moves.py`: PORT_DE_BRAS);",
         "  `sequence` lists a clip's moves in order (standing before, between holds and after).",
         "- `landmarks/<sample>.npy`: MediaPipe landmarks, (33, 4) for a still, (T, 33, 4) for a clip; NaN",
         "  with visibility 0 where nobody was found.",

@@ -69,6 +69,7 @@ class SampleSpec:
     then: tuple[str, ...] = ()  # clips: correct moves danced after the first, in order
     ramp: int = 10  # clips: frames of each transition
     hold: int = 20  # clips: frames each move is held
+    arms: tuple[str, ...] = ()  # the port de bras of the move and of each ``then`` move ("" for none)
 
 
 def subject(seed: int, k: int) -> Subject:
@@ -82,9 +83,11 @@ def subject(seed: int, k: int) -> Subject:
 
 def sample_spec(seed: int, index: int, kind: str, subjects: int, fault_rate: float,
                 classes: tuple[str, ...] = CLASSES, sequence: tuple[str, ...] = (),
-                image_size: tuple[int, int] | None = None) -> SampleSpec:
+                image_size: tuple[int, int] | None = None, arm_variety: float = 0.5) -> SampleSpec:
     """The sample's spec. A clip with a ``sequence`` dances exactly those moves, correctly, in
-    order (everything else is drawn as usual); ``image_size`` fixes the frame size."""
+    order (everything else is drawn as usual); ``image_size`` fixes the frame size;
+    ``arm_variety`` is the share of moves danced with another than the classical port de bras
+    (drawn from a stream of its own, so it changes nothing else about the sample)."""
     rng = np.random.default_rng([seed, 2, index])
     move = str(rng.choice(classes))
     fault, magnitude = "", 0.0
@@ -124,8 +127,10 @@ def sample_spec(seed: int, index: int, kind: str, subjects: int, fault_rate: flo
         if sequence:
             move, fault, magnitude, then = sequence[0], "", 0.0, tuple(sequence[1:])
         frames = (len(then) + 2) * ramp + (len(then) + 1) * hold  # in, each move held, between, out
+    arms_rng = np.random.default_rng([seed, 4, index])
+    arms = tuple(moves.port_de_bras(m, arms_rng, arm_variety) for m in (move, *then))
     return SampleSpec(f"{kind}{index:06d}", kind, move, fault, magnitude, side, who, cam, view, look, frames, fill,
-                      then, ramp, hold)
+                      then, ramp, hold, arms)
 
 
 def _framed(body, cam: Camera, fill: float) -> Camera:
@@ -205,7 +210,7 @@ class Worker:
         return self.body.pose(spec.subject.phenotype, pose, lift, spec.subject.hair_style)
 
     def _still(self, spec: SampleSpec, rng) -> dict:
-        pose, lift = moves.build(spec.move, spec.fault or None, spec.magnitude, spec.side, rng)
+        pose, lift = moves.build(spec.move, spec.fault or None, spec.magnitude, spec.side, rng, spec.arms[0])
         body = self._pose(spec, pose, lift)
         cam = _framed(body, spec.camera, spec.fill)
         data = _degrade(render(body, cam, spec.look, rng), spec.look, rng)
@@ -228,8 +233,8 @@ class Worker:
         A frame is labelled with a move once the body is 80% of the way into it, ``none`` while
         80% standing, and ``transition`` in between (left out of training)."""
         keys = [(*moves.build("none", None, 0, spec.side, rng), "none")]
-        keys.append((*moves.build(spec.move, spec.fault or None, spec.magnitude, spec.side, rng), spec.move))
-        keys += [(*moves.build(m, None, 0, spec.side, rng), m) for m in spec.then]
+        keys.append((*moves.build(spec.move, spec.fault or None, spec.magnitude, spec.side, rng, spec.arms[0]), spec.move))
+        keys += [(*moves.build(m, None, 0, spec.side, rng, a), m) for m, a in zip(spec.then, spec.arms[1:])]
         keys.append(keys[0])
         frames = []  # (pose, lift, label) per frame
         for k, ((a, lift_a, lab_a), (b, lift_b, lab_b)) in enumerate(zip(keys, keys[1:])):
@@ -269,20 +274,20 @@ class Worker:
 
     def _write_truth(self, spec: SampleSpec, cam: Camera, bodies, labels) -> None:
         doc = {"sample": spec.name, "move": spec.move, "fault": spec.fault, "magnitude": spec.magnitude,
-               "side": spec.side, "subject": asdict(spec.subject), "camera": asdict(cam),
+               "side": spec.side, "arms": list(spec.arms), "subject": asdict(spec.subject), "camera": asdict(cam),
                "look": asdict(spec.look), "frame_moves": labels,
                "joints3d": [{n: [round(float(c), 4) for c in p] for n, p in b.joints.items()} for b in bodies]}
         (self.out / "truth" / f"{spec.name}.json").write_text(json.dumps(doc))
 
     def _row(self, spec: SampleSpec, cam: Camera, detected: float, error: float) -> dict:
         return {"sample": spec.name, "move": spec.move, "fault": spec.fault or "none", "magnitude": spec.magnitude,
-                "side": spec.side, "subject": spec.subject.id, "camera": spec.view, "kind": spec.kind,
+                "side": spec.side, "arms": spec.arms[0], "subject": spec.subject.id, "camera": spec.view, "kind": spec.kind,
                 "sequence": "+".join((spec.move, *spec.then)) if spec.kind == "clip" else "",
                 "frames": spec.frames, "width": cam.width, "height": cam.height,
                 "detected": round(detected, 3), "landmark_error": round(error, 4) if math.isfinite(error) else ""}
 
 
-COLUMNS = ("sample", "move", "fault", "magnitude", "side", "subject", "camera", "kind", "sequence", "frames",
+COLUMNS = ("sample", "move", "fault", "magnitude", "side", "arms", "subject", "camera", "kind", "sequence", "frames",
            "width", "height", "detected", "landmark_error")
 
 
