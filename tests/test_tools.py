@@ -112,3 +112,31 @@ def test_teaching_the_box_a_new_move_end_to_end(tiny_dataset, tmp_path, shared_d
     frames = json.loads(capsys.readouterr().out)["frames"]
     named = [f["move"] for f in frames]
     assert named.count("side_step") > 0.6 * len(named)
+
+
+def test_arms_of_another_move_hang_from_the_dancers_own_shoulders():
+    """The arm swap gives move windows the port de bras of another move and leaves everything
+    else alone: the legs, the neutral class's arms, and each arm's offset from its own shoulder."""
+    from pi_coach.classify import pose_features
+    from pi_coach.pose import INDEX
+    from tools.movedata import ARMS, CLASSES, swap_arms
+
+    from .conftest import make_pose
+
+    fifth = pose_features(make_pose({"left_wrist": (560, 150), "right_wrist": (440, 150),
+                                     "left_elbow": (600, 250), "right_elbow": (400, 250)}))
+    low = pose_features(make_pose({"left_hip": (560, 560), "right_hip": (440, 560)}))  # another body
+    f = np.stack([np.repeat(p[None], 8, 0) for p in (fifth, low, low)]).reshape(3, 8, 33, 3)
+    y = np.array([CLASSES.index("passe"), CLASSES.index("releve"), CLASSES.index("none")])
+    swapped = f.copy()
+    swap_arms(swapped, y != CLASSES.index("none"), np.random.default_rng(0), share=1.0)
+    arm_points = [i for _, points in ARMS.values() for i in points]
+    rest = [i for i in range(33) if i not in arm_points]
+    assert np.array_equal(swapped[:, :, rest], f[:, :, rest]) and np.array_equal(swapped[2], f[2])
+    moved = [k for k in (0, 1) if not np.array_equal(swapped[k], f[k])]
+    assert moved, "with share 1 the move windows take another move's arms"
+    shoulder, wrist = INDEX["left_shoulder"], INDEX["left_wrist"]
+    for k in moved:
+        donor = 1 - k
+        assert np.allclose(swapped[k, :, wrist, :2] - swapped[k, :, shoulder, :2],
+                           f[donor, :, wrist, :2] - f[donor, :, shoulder, :2])

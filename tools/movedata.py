@@ -13,7 +13,7 @@ import numpy as np
 
 from pi_coach.classify import NUM_FEATURES, mirror_features, pose_features
 from pi_coach.moves import BALLET_MOVES, NONE
-from pi_coach.pose import Pose
+from pi_coach.pose import INDEX, NUM_LANDMARKS, Pose
 
 from .synth.moves import MOVES
 
@@ -35,10 +35,11 @@ class Windows:
     kind: np.ndarray  # (N,) "still" or "clip"
     labels: tuple[str, ...]
     same_look: np.ndarray  # (N,) bool: a fault made the body another move (SAME_LOOK)
+    arms: np.ndarray  # (N,) str: a still's port de bras where labels.csv has it, else ""
 
     def take(self, mask: np.ndarray) -> Windows:
         return Windows(self.x[mask], self.y[mask], self.subject[mask], self.camera[mask], self.sample[mask],
-                       self.kind[mask], self.labels, self.same_look[mask])
+                       self.kind[mask], self.labels, self.same_look[mask], self.arms[mask])
 
 
 def dataset_moves(dirs: list[Path]) -> tuple[str, ...]:
@@ -56,7 +57,7 @@ def load_windows(dirs: list[Path], window: int, labels: tuple[str, ...] | None =
     clips are cut into windows labelled with the move of their last frame. ``labels`` defaults
     to every move in the datasets (``dataset_moves``)."""
     labels = labels or dataset_moves(dirs)
-    xs, ys, subj, cams, names, kinds, same = [], [], [], [], [], [], []
+    xs, ys, subj, cams, names, kinds, same, arms = [], [], [], [], [], [], [], []
     for d in dirs:
         for row in csv.DictReader(open(d / "labels.csv")):
             if row["move"] not in labels:
@@ -81,10 +82,11 @@ def load_windows(dirs: list[Path], window: int, labels: tuple[str, ...] | None =
                 names.append(f"{d.name}/{row['sample']}")
                 kinds.append("still" if len(arr) == 1 else "clip")
                 same.append(move == row["move"] and (move, row.get("fault", "")) in SAME_LOOK)
+                arms.append(row.get("arms", "") if len(arr) == 1 else "")
     if not xs:
         raise SystemExit(f"no samples with labels {labels} in {', '.join(map(str, dirs))}")
     return Windows(np.stack(xs).astype(np.float32), np.array(ys), np.array(subj), np.array(cams), np.array(names),
-                   np.array(kinds), labels, np.array(same, bool))
+                   np.array(kinds), labels, np.array(same, bool), np.array(arms))
 
 
 def _frame_moves(d: Path, row: dict, n: int) -> list[str]:
@@ -113,15 +115,40 @@ def subject_folds(data: Windows, k: int, seed: int) -> list[np.ndarray]:
     return [np.isin(data.subject, part) for part in np.array_split(subjects, k)]
 
 
-def augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Mirror (moves are the same on either side), a narrower width (the camera a little further
-    round the dancer: +0.013 macro F1 on held-out views), in-plane rotation, scale, jitter, dropped
-    frames."""
+ARMS = {side: (INDEX[f"{side}_shoulder"], [INDEX[f"{side}_{p}"] for p in ("elbow", "wrist", "pinky", "index", "thumb")])
+        for side in ("left", "right")}
+
+
+def swap_arms(f: np.ndarray, moving: np.ndarray, rng: np.random.Generator, share: float = 0.5) -> None:
+    """In place on (N, T, 33, 3) features: ``share`` of the move windows (``moving``) take the arms
+    of another move window, each arm hung from their own shoulder. A dancer may hold any port de
+    bras in any move, so the arms must not decide the move (the studio's early data had one per move)."""
+    movers = np.flatnonzero(moving)
+    if len(movers) < 2:
+        return
+    take = movers[rng.uniform(size=len(movers)) < share]
+    donor = rng.choice(movers, len(take))
+    for shoulder, points in ARMS.values():
+        own, other = f[take], f[donor]
+        ok = (own[:, :, shoulder, 2] > 0) & (other[:, :, shoulder, 2] > 0)  # both shoulders seen
+        arms = other[:, :, points].copy()
+        arms[..., :2] += own[:, :, shoulder, None, :2] - other[:, :, shoulder, None, :2]
+        arms[..., :2] *= arms[..., 2:3] > 0  # unknown landmarks stay at zero
+        own[:, :, points] = np.where(ok[:, :, None, None], arms, own[:, :, points])
+        f[take] = own
+
+
+def augment(x: np.ndarray, y: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    """Mirror (moves are the same on either side), the arms of another move (with labels ``y``), a
+    narrower width (the camera a little further round the dancer: +0.013 macro F1 on held-out
+    views), in-plane rotation, scale, jitter, dropped frames."""
     x = x.copy()
     n, t, _ = x.shape
     flip = rng.uniform(size=n) < 0.5
     x[flip] = mirror_features(x[flip])
-    f = x.reshape(n, t, NUM_FEATURES // 3, 3)
+    f = x.reshape(n, t, NUM_LANDMARKS, 3)
+    if y is not None:
+        swap_arms(f, y != CLASSES.index(NONE), rng)
     seen = f[..., 2:3] > 0
     f[..., 0] *= rng.uniform(0.7, 1.0, n)[:, None, None]
     angle = np.radians(rng.uniform(-12, 12, n))

@@ -24,6 +24,7 @@ from pi_coach.classify import MoveClassifier, letterbox, mirror_features, person
 from . import movedata
 from .evaluate import confusion_png, format_report, latency_ms, metrics
 from .export import RECURRENT, to_int8, write_model
+from .synth.moves import PORT_DE_BRAS
 
 IMAGE_SIZE = 96
 DEFAULT = "temporal_cnn"  # the runtime default unless another landmark model wins clearly
@@ -39,7 +40,7 @@ def _batches(x, y, batch, rng, augment):
 
         def __getitem__(self, i):
             idx = order[i * batch: (i + 1) * batch]
-            return augment(x[idx], rng), y[idx]
+            return augment(x[idx], y[idx], rng), y[idx]
 
         def on_epoch_end(self):
             rng.shuffle(order)
@@ -106,7 +107,7 @@ def load_images(dirs: list[Path], data: movedata.Windows, mask: np.ndarray) -> n
                      for name in data.sample[mask]])
 
 
-def image_augment(x, rng):
+def image_augment(x, y, rng):
     x = x.copy()
     flip = rng.uniform(size=len(x)) < 0.5
     x[flip] = x[flip, :, ::-1]
@@ -178,6 +179,7 @@ def main(argv=None) -> int:
         best = default
     every = data.take(test_all)  # the default also scored with the same-look faults as their intended move
     results[best]["with_same_look"] = metrics(every.y, int8_predict(args.out / f"{best}.tflite", every.x)[0], labels)
+    results[best]["by_arms"] = by_arms(int8_predict(args.out / f"{best}.tflite", te.x)[0], te)
     cv = cross_validate(args, data.take(train), best.split("_x")[0], labels) if args.folds > 1 else []
     robustness = robust_table(args, data, test, best, labels) if "image_cnn" in archs else []
     curves_png(histories, args.out / "training_curves.png")
@@ -318,11 +320,20 @@ def robust_table(args, data, test, best, labels, n: int = 240) -> list[dict]:
                          "landmarks": metrics(y, np.array(lm_pred), labels)["macro_f1"]})
             print(f"robustness {cond}: image {rows[-1]['image_cnn']:.3f}, landmarks {rows[-1]['landmarks']:.3f}")
     te = data.take(test)
-    dropped = movedata.augment(te.x, np.random.default_rng(1))  # includes 20% dropped frames
+    dropped = movedata.augment(te.x, None, np.random.default_rng(1))  # includes 20% dropped frames
     pred, _ = int8_predict(args.out / f"{best}.tflite", dropped)
     rows.append({"condition": "20% dropped frames (+ mirror, jitter)", "image_cnn": None,
                  "landmarks": metrics(te.y, pred, labels)["macro_f1"]})
     return rows
+
+
+def by_arms(pred: np.ndarray, te: movedata.Windows) -> dict:
+    """Accuracy on the test stills of ballet moves danced with their classical port de bras and
+    with another (a passé with hands on hips): a model that reads the arms fails the second."""
+    known = np.array([a != "" and te.labels[y] in PORT_DE_BRAS for a, y in zip(te.arms, te.y)])
+    classical = np.array([a == PORT_DE_BRAS.get(te.labels[y], ("",))[0] for a, y in zip(te.arms, te.y)])
+    groups = {"classical arms": known & classical, "other arms": known & ~classical}
+    return {g: (int(m.sum()), float((pred[m] == te.y[m]).mean())) for g, m in groups.items() if m.any()}
 
 
 def write_report(args, results, best, cv, robustness, labels, te, command) -> str:
@@ -344,6 +355,9 @@ def write_report(args, results, best, cv, robustness, labels, te, command) -> st
               f"definition ({', '.join(f'{m} {f} = {to}' for (m, f), to in movedata.SAME_LOOK.items())}). Counting "
               f"them as the move intended ({int(every['support'].sum())} test windows in all), {best} scores macro F1 "
               f"{every['macro_f1']:.3f}, accuracy {every['accuracy']:.3f}.", ""]
+    if len(results[best]["by_arms"]) == 2:
+        lines += ["By port de bras, test stills of ballet moves: " + "; ".join(
+            f"{g}: accuracy {acc:.3f} ({n} stills)" for g, (n, acc) in results[best]["by_arms"].items()) + ".", ""]
     if cv:
         lines += [f"Cross-validation of one {best.split('_x')[0]} over {len(cv)} subject folds of the training part: macro F1 "
                   f"{np.mean(cv):.3f} ± {np.std(cv):.3f} ({', '.join(f'{s:.3f}' for s in cv)}).", ""]
