@@ -51,7 +51,7 @@ def arms(name: str, side: str = "L") -> Pose:
         "forward": ([("x", -85), ("y", -10)], -5),
     }
     if name == "arabesque":  # the arm on the standing side reaches forward, the other to the side
-        front, back = ([("x", -85), ("y", -10)], -5), ([("x", 5), ("y", -40)], -5)
+        front, back = positions["forward"], ([("x", 5), ("y", -40)], -5)
         return {**_arm(other, *front), **_arm(side, *back)}
     upper, bend = positions[name]
     return {**_arm("L", upper, bend), **_arm("R", upper, bend)}
@@ -237,9 +237,9 @@ BUILDERS = {
     "grand_jete": grand_jete,
 }
 
-# The arm positions a dancer may hold in each move, the classical one first. Real dancers practise
-# a passé with hands on hips or arms in first as often as in fifth, so a move model must read the
-# legs; with a single port de bras per move it learns the arms instead.
+# The arm positions a dancer may hold in each move, the classical one first. Dancers practise a
+# passé with hands on hips or arms in first as well as in fifth, so a move model must read the legs;
+# given a single port de bras per move it learns the arms instead (models/MODEL_CARD.md).
 PORT_DE_BRAS = {
     "first_position": ("bras_bas", "first", "second"),
     "demi_plie": ("second", "bras_bas", "first", "fifth"),
