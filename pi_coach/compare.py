@@ -150,7 +150,7 @@ def joint_floors(floor: float = SPREAD_FLOOR) -> np.ndarray:
     return np.array([floor if j.floor is None else j.floor for j in JOINTS])
 
 
-def velocity_floors(floor: float = SPREAD_FLOOR) -> np.ndarray:
+def velocity_floors() -> np.ndarray:
     """The least spread of each joint's velocity: ``VELOCITY_FLOOR`` for the angles, the same
     multiple of its own floor for the others."""
     return np.array([VELOCITY_FLOOR if j.floor is None else j.floor * VELOCITY_FLOOR / SPREAD_FLOOR for j in JOINTS])
@@ -435,7 +435,7 @@ def compare(ref_landmarks: np.ndarray, att_landmarks: np.ndarray, fps: float,
         if not np.isfinite(ref_angles).any():
             raise ValueError("the reference has no joint seen in any frame")
         spread = spreads(ref_angles, joint_floors(floor))
-        vspread = spreads(angular_velocity(ref_angles, fps), velocity_floors(floor))
+        vspread = spreads(angular_velocity(ref_angles, fps), velocity_floors())
         alignment = align(Features.of(att_angles, fps, spread, vspread), Features.of(ref_angles, fps, spread, vspread),
                           fps, tolerance, offset)
         errors, z, frame, joint = score_aligned(att_angles, ref_angles, alignment, spread)

@@ -103,8 +103,8 @@ def test_successful_left_steps_score_each_other_higher_than_the_failed_one(clips
     # feet in the failed one. The two successful steps stand on opposite feet (128-159 lifts the
     # left foot, 194-237 the right), so they fit each other mirrored.
     assert min(good) >= max(failed) + 4, score
-    assert all(c.mirrored for c in [compare_clips(video.cut(*LEFT_STEPS["successful 128-159"]),
-                                                  video.cut(*LEFT_STEPS["successful 194-237"]), use_audio=False)])
+    assert compare_clips(video.cut(*LEFT_STEPS["successful 128-159"]), video.cut(*LEFT_STEPS["successful 194-237"]),
+                         use_audio=False).mirrored
 
 
 def test_the_mirrored_dance_is_recognised_as_mirrored(clips):

@@ -17,6 +17,7 @@ import numpy as np
 
 from pi_coach.classify import FEATURES
 
+from .models import base_arch, batch_one
 
 RECURRENT = ("lstm", "cnn_rnn")  # TF 2.18's full-integer calibration crashes on their loops
 
@@ -31,7 +32,7 @@ def to_int8(model, representative: np.ndarray) -> bytes:
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if model.name.split("_x")[0] in RECURRENT:
+    if base_arch(model.name) in RECURRENT:
         return converter.convert()
     converter.representative_dataset = lambda: ([x[None].astype(np.float32)] for x in representative)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -62,8 +63,6 @@ def main(argv=None) -> int:
     p.add_argument("--data", type=Path, nargs="+", required=True, help="dataset(s) to calibrate the quantization on")
     p.add_argument("--to", type=Path, required=True, help="output path without suffix, e.g. models/moves")
     args = p.parse_args(argv)
-    from .models import batch_one
-
     trained = keras.models.load_model(args.model)
     window = trained.input_shape[1]
     model = batch_one(trained)

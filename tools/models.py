@@ -102,13 +102,19 @@ def image_cnn(size: int, classes: int):
 LANDMARK_ARCHS = {"temporal_cnn": temporal_cnn, "lstm": lstm, "cnn_rnn": cnn_rnn, "se_cnn": se_cnn}
 
 
+def base_arch(name: str) -> str:
+    """The architecture a model's name stands for: ``temporal_cnn_x3`` (three averaged) and
+    ``temporal_cnn.0`` (the first of them) are both temporal CNNs."""
+    return name.split(".")[0].split("_x")[0]
+
+
 def averaged(members: list, name: str):
     """One model averaging the class scores of ``members`` (same architecture, trained from
     different seeds): a small ensemble in one file, steadier on held-out dancers than any member.
     Members are named ``ARCH.K`` so ``batch_one`` can rebuild them."""
     keras = _keras()
     for k, m in enumerate(members):
-        m.name = f"{m.name.split('.')[0]}.{k}"
+        m.name = f"{base_arch(m.name)}.{k}"
     inp = keras.Input(members[0].input_shape[1:], batch_size=members[0].input_shape[0])
     return keras.Model(inp, keras.layers.Average()([m(inp) for m in members]), name=name)
 
@@ -119,7 +125,7 @@ def batch_one(model):
     members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     if members:
         return averaged([batch_one(m) for m in members], model.name)
-    twin = LANDMARK_ARCHS[model.name.split(".")[0]](model.input_shape[1], model.input_shape[2], model.output_shape[-1],
+    twin = LANDMARK_ARCHS[base_arch(model.name)](model.input_shape[1], model.input_shape[2], model.output_shape[-1],
                                                     batch_size=1)
     twin.set_weights(model.get_weights())
     return twin

@@ -24,6 +24,7 @@ from pi_coach.classify import MoveClassifier, letterbox, mirror_features, person
 from . import movedata
 from .evaluate import confusion_png, format_report, latency_ms, metrics
 from .export import RECURRENT, to_int8, write_model
+from .models import base_arch
 from .synth.moves import PORT_DE_BRAS
 
 IMAGE_SIZE = 96
@@ -172,15 +173,16 @@ def main(argv=None) -> int:
         archs.insert(archs.index(DEFAULT) + 1, name)
 
     # The shipped default must be full-integer int8: recurrent models keep float activations.
-    full_int8 = [n for n in archs if n.split("_x")[0] in LANDMARK_ARCHS and n not in RECURRENT]
+    full_int8 = [n for n in archs if base_arch(n) in LANDMARK_ARCHS and base_arch(n) not in RECURRENT]
     default = f"{DEFAULT}_x{args.members}" if args.members > 1 else DEFAULT
     best = max(full_int8, key=lambda n: results[n]["int8"]["macro_f1"])
     if default in full_int8 and results[best]["int8"]["macro_f1"] < results[default]["int8"]["macro_f1"] + CLEAR_WIN:
         best = default
     every = data.take(test_all)  # the default also scored with the same-look faults as their intended move
-    results[best]["with_same_look"] = metrics(every.y, int8_predict(args.out / f"{best}.tflite", every.x)[0], labels)
-    results[best]["by_arms"] = by_arms(int8_predict(args.out / f"{best}.tflite", te.x)[0], te)
-    cv = cross_validate(args, data.take(train), best.split("_x")[0], labels) if args.folds > 1 else []
+    pred = int8_predict(args.out / f"{best}.tflite", every.x)[0]
+    results[best]["with_same_look"] = metrics(every.y, pred, labels)
+    results[best]["by_arms"] = by_arms(pred[~every.same_look], every.take(~every.same_look))  # the test windows
+    cv = cross_validate(args, data.take(train), base_arch(best), labels) if args.folds > 1 else []
     robustness = robust_table(args, data, test, best, labels) if "image_cnn" in archs else []
     curves_png(histories, args.out / "training_curves.png")
     for n, r in results.items():
@@ -359,7 +361,7 @@ def write_report(args, results, best, cv, robustness, labels, te, command) -> st
         lines += ["By port de bras, test stills of ballet moves: " + "; ".join(
             f"{g}: accuracy {acc:.3f} ({n} stills)" for g, (n, acc) in results[best]["by_arms"].items()) + ".", ""]
     if cv:
-        lines += [f"Cross-validation of one {best.split('_x')[0]} over {len(cv)} subject folds of the training part: macro F1 "
+        lines += [f"Cross-validation of one {base_arch(best)} over {len(cv)} subject folds of the training part: macro F1 "
                   f"{np.mean(cv):.3f} ± {np.std(cv):.3f} ({', '.join(f'{s:.3f}' for s in cv)}).", ""]
     lines += [f"## {best} per class (int8, test)", "", "```", format_report(results[best]["int8"], labels), "```", ""]
     if robustness:
