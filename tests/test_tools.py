@@ -140,3 +140,26 @@ def test_arms_of_another_move_hang_from_the_dancers_own_shoulders():
         donor = 1 - k
         assert np.allclose(swapped[k, :, wrist, :2] - swapped[k, :, shoulder, :2],
                            f[donor, :, wrist, :2] - f[donor, :, shoulder, :2])
+
+
+def test_true_joints_for_measuring_what_a_perfect_pose_estimator_would_allow(tiny_dataset, tmp_path, capsys):
+    """``--landmarks truth`` puts the studio's true joints where its body model has them (seen) and
+    keeps MediaPipe's elsewhere; a dataset without true joints is refused by path, and a model
+    trained on them is never shipped."""
+    from pi_coach.pose import INDEX
+    from tools import train
+    from tools.movedata import sample_landmarks
+
+    found = sample_landmarks(tiny_dataset, "still000000")
+    truth = sample_landmarks(tiny_dataset, "still000000", "truth")
+    raw = np.load(tiny_dataset / "truth" / "still000000.npy").reshape(-1, 33, 3)
+    knee, eye = INDEX["left_knee"], INDEX["left_eye_inner"]  # the body model has knees, not inner eyes
+    assert np.array_equal(truth[0, knee, :2], raw[0, knee, :2]) and truth[0, knee, 3] == 1.0
+    assert np.isnan(raw[0, eye, 0]) and np.array_equal(truth[0, eye], found[0, eye], equal_nan=True)
+    with pytest.raises(SystemExit):
+        train.main([str(tiny_dataset), "--landmarks", "truth", "--ship", str(tmp_path / "models")])
+    assert "not with --ship" in capsys.readouterr().err
+    bare = tmp_path / "bare"
+    shutil.copytree(tiny_dataset, bare, ignore=shutil.ignore_patterns("truth"))
+    with pytest.raises(SystemExit, match=r"bare/truth/still\d+\.npy: no true joints"):
+        sample_landmarks(bare, "still000000", "truth")

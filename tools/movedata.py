@@ -52,17 +52,19 @@ def dataset_moves(dirs: list[Path]) -> tuple[str, ...]:
     return CLASSES + tuple(sorted(extra - set(CLASSES)))
 
 
-def load_windows(dirs: list[Path], window: int, labels: tuple[str, ...] | None = None, clip_stride: int = 4) -> Windows:
+def load_windows(dirs: list[Path], window: int, labels: tuple[str, ...] | None = None, clip_stride: int = 4,
+                 landmarks: str = "mediapipe") -> Windows:
     """Stills become a held pose (the window is the still repeated; augmentation adds motion);
     clips are cut into windows labelled with the move of their last frame. ``labels`` defaults
-    to every move in the datasets (``dataset_moves``)."""
+    to every move in the datasets (``dataset_moves``). ``landmarks="truth"``: the true joints
+    instead of MediaPipe's (``sample_landmarks``)."""
     labels = labels or dataset_moves(dirs)
     xs, ys, subj, cams, names, kinds, same, arms = [], [], [], [], [], [], [], []
     for d in dirs:
         for row in csv.DictReader(open(d / "labels.csv")):
             if row["move"] not in labels:
                 continue
-            arr = np.load(d / "landmarks" / f"{row['sample']}.npy").reshape(-1, 33, 4)
+            arr = sample_landmarks(d, row["sample"], landmarks)
             w, h = int(row.get("width") or 1), int(row.get("height") or 1)
             feats = np.stack([pose_features(Pose(a, w, h) if np.isfinite(a[:, 0]).any() else None) for a in arr])
             if len(arr) == 1:
@@ -87,6 +89,24 @@ def load_windows(dirs: list[Path], window: int, labels: tuple[str, ...] | None =
         raise SystemExit(f"no samples with labels {labels} in {', '.join(map(str, dirs))}")
     return Windows(np.stack(xs).astype(np.float32), np.array(ys), np.array(subj), np.array(cams), np.array(names),
                    np.array(kinds), labels, np.array(same, bool), np.array(arms))
+
+
+def sample_landmarks(d: Path, sample: str, source: str = "mediapipe") -> np.ndarray:
+    """A sample's ``(T, 33, 4)`` landmarks: MediaPipe's, or (``truth``) the synthetic studio's true
+    joints projected into the image where the body model has them, seen, and MediaPipe's elsewhere
+    (the face). Training on the truth measures what a perfect 2-D pose estimator would allow."""
+    arr = np.load(d / "landmarks" / f"{sample}.npy").reshape(-1, NUM_LANDMARKS, 4)
+    if source == "mediapipe":
+        return arr
+    path = d / "truth" / f"{sample}.npy"
+    if not path.is_file():
+        raise SystemExit(f"{path}: no true joints (only the synthetic studio's datasets have them)")
+    truth = np.load(path).reshape(-1, NUM_LANDMARKS, 3)
+    known = np.isfinite(truth[..., 0])
+    arr = arr.copy()
+    arr[..., :2] = np.where(known[..., None], truth[..., :2], arr[..., :2])
+    arr[..., 3] = np.where(known, 1.0, arr[..., 3])
+    return arr
 
 
 def _frame_moves(d: Path, row: dict, n: int) -> list[str]:
