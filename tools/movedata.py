@@ -103,7 +103,6 @@ def sample_landmarks(d: Path, sample: str, source: str = "mediapipe") -> np.ndar
         raise SystemExit(f"{path}: no true joints (only the synthetic studio's datasets have them)")
     truth = np.load(path).reshape(-1, NUM_LANDMARKS, 3)
     known = np.isfinite(truth[..., 0])
-    arr = arr.copy()
     arr[..., :2] = np.where(known[..., None], truth[..., :2], arr[..., :2])
     arr[..., 3] = np.where(known, 1.0, arr[..., 3])
     return arr
